@@ -1,0 +1,119 @@
+//! `fix`: repair node files. Prints the fixed text (one file), a unified diff (`--diff`), or
+//! rewrites the files atomically (`--in-place`). Exit 0: nothing left to fix; 1: violations
+//! that cannot be fixed here remain; 2: a file could not be read, parsed, edited or written.
+
+use crate::audit::{self, Input};
+use crate::fixer;
+use crate::policy::{Policy, Profile};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct FixArgs {
+    /// Policy file (default: the embedded policy).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// How an absent feature gate is judged (overrides the policy file).
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// Print a unified diff of the changes; write nothing.
+    #[arg(long, conflicts_with = "in_place")]
+    pub diff: bool,
+    /// Rewrite the files atomically.
+    #[arg(long)]
+    pub in_place: bool,
+    /// With --in-place: keep the original as FILE<SUFFIX> (e.g. .bak).
+    #[arg(long, requires = "in_place")]
+    pub backup_suffix: Option<String>,
+    /// Files, directories (read recursively) or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: FixArgs) -> ExitCode {
+    let policy = match Policy::load(args.config.as_deref(), None, args.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut worst = 0u8;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for input in audit::expand(&args.paths) {
+        let (name, text) = match &input {
+            Input::Unreachable { path, reason } => {
+                eprintln!("error: {}: {reason}", path.display());
+                worst = 2;
+                continue;
+            }
+            Input::Stdin => {
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                let r = std::io::stdin()
+                    .lock()
+                    .take(crate::inputs::MAX_FILE_BYTES + 1)
+                    .read_to_end(&mut bytes);
+                match r
+                    .map_err(|e| crate::inputs::InputError(e.to_string()))
+                    .and_then(|_| crate::inputs::decode(bytes))
+                {
+                    Ok(t) => ("-".to_string(), t),
+                    Err(e) => {
+                        eprintln!("error: -: {e}");
+                        worst = 2;
+                        continue;
+                    }
+                }
+            }
+            Input::File(p) => match crate::inputs::read(p) {
+                Ok(t) => (p.display().to_string(), t),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", p.display());
+                    worst = 2;
+                    continue;
+                }
+            },
+        };
+        let fixed = match fixer::fix_text(&text, &policy) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                worst = 2;
+                continue;
+            }
+        };
+        for n in &fixed.notes {
+            eprintln!("{name}: {n}");
+        }
+        for r in &fixed.remaining {
+            eprintln!("{name}: not fixed: {r}");
+            worst = worst.max(1);
+        }
+        let written = if args.diff {
+            write!(out, "{}", fixer::diff(&name, &text, &fixed.text))
+        } else if args.in_place {
+            match &input {
+                Input::File(p) if fixed.text != text => {
+                    fixer::write_atomic(p, &fixed.text, args.backup_suffix.as_deref())
+                }
+                Input::Stdin => {
+                    eprintln!("error: --in-place cannot rewrite stdin");
+                    worst = 2;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        } else {
+            write!(out, "{}", fixed.text)
+        };
+        if let Err(e) = written {
+            eprintln!("error: {name}: {e} (the original is unchanged)");
+            worst = 2;
+        }
+    }
+    let _ = out.flush();
+    ExitCode::from(worst)
+}

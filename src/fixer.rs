@@ -1,0 +1,160 @@
+//! `fix` on files: compute each object's patch, apply it to the text in place (YAML keeps its
+//! comments and layout, JSON stays JSON, flag files change only the words that flip), verify
+//! the result, and write atomically with an optional backup.
+
+use crate::audit::object_name;
+use crate::engine;
+use crate::inputs::{self, Item};
+use crate::policy::{Mode, Policy};
+use crate::remediate;
+use crate::rules::{RuleId, Status};
+use json_patch::PatchOperation;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The outcome of fixing one text.
+#[derive(Debug, Default)]
+pub struct Fixed {
+    pub text: String,
+    /// What was fixed, per object, for the report.
+    pub notes: Vec<String>,
+    /// Violations the fix cannot remediate, with the reason.
+    pub remaining: Vec<String>,
+}
+
+/// Rules `fix` may change: remediation on and the rule not switched off.
+pub fn selected(policy: &Policy) -> impl Fn(RuleId) -> bool + '_ {
+    move |r| policy.remediate_for(r) && policy.mode_for(r) != Mode::Off
+}
+
+/// Prefix every operation's path (for items of a `List`).
+fn prefixed(ops: Vec<PatchOperation>, prefix: &str) -> Vec<PatchOperation> {
+    if prefix.is_empty() {
+        return ops;
+    }
+    let re = |p: &json_patch::jsonptr::PointerBuf| {
+        json_patch::jsonptr::PointerBuf::parse(format!("{prefix}{p}")).unwrap_or_default()
+    };
+    ops.into_iter()
+        .map(|op| match op {
+            PatchOperation::Add(mut o) => {
+                o.path = re(&o.path);
+                PatchOperation::Add(o)
+            }
+            PatchOperation::Replace(mut o) => {
+                o.path = re(&o.path);
+                PatchOperation::Replace(o)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// Fix `text`. Errors name what could not be parsed or edited; the caller keeps the original.
+pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
+    let parsed = inputs::parse(text).map_err(|e| e.to_string())?;
+    let select = selected(policy);
+    let mut out = Fixed {
+        text: text.to_string(),
+        ..Fixed::default()
+    };
+    let mut per_doc: BTreeMap<usize, Vec<PatchOperation>> = BTreeMap::new();
+    let mut span_edits = Vec::new();
+    for item in &parsed.items {
+        match item {
+            Item::Invalid { doc, reason } => return Err(format!("document {}: {reason}", doc + 1)),
+            Item::Object { doc, item, value } => {
+                let eval = engine::evaluate(value, policy).map_err(|e| e.to_string())?;
+                if let Some(f) = eval.findings.iter().find(|f| f.status == Status::Error) {
+                    return Err(format!("{}: {}", object_name(value), f.message));
+                }
+                let rem = engine::remediate(value, policy, &select).map_err(|e| e.to_string())?;
+                let name = object_name(value);
+                for r in &rem.fixed {
+                    out.notes.push(format!("{name}: fixed {r}"));
+                }
+                for (r, why) in &rem.not_remediable {
+                    out.remaining.push(format!("{name}: {r}: {why}"));
+                }
+                let prefix = item.map(|i| format!("/items/{i}")).unwrap_or_default();
+                per_doc
+                    .entry(*doc)
+                    .or_default()
+                    .extend(prefixed(rem.patch, &prefix));
+            }
+            Item::KubeletFlags(f) => {
+                let findings = crate::checks::kubelet(None, Some(&f.flags), &f.location, policy);
+                let due: Vec<_> = findings
+                    .iter()
+                    .filter(|x| x.status.is_violation() && select(x.rule))
+                    .collect();
+                let edits = remediate::flag_file_edits(&f.flags, &due);
+                for x in &due {
+                    out.notes.push(format!("{}: fixed {}", f.location, x.rule));
+                }
+                span_edits.extend(edits);
+            }
+        }
+    }
+    for (doc, ops) in per_doc {
+        if ops.is_empty() {
+            continue;
+        }
+        out.text = crate::remediate::edit_doc(&out.text, doc, &ops)
+            .map_err(|e| format!("document {}: cannot edit in place: {e}", doc + 1))?;
+    }
+    span_edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+    for (span, new) in span_edits {
+        if span.end <= out.text.len()
+            && out.text.is_char_boundary(span.start)
+            && out.text.is_char_boundary(span.end)
+        {
+            out.text.replace_range(span, &new);
+        }
+    }
+    Ok(out)
+}
+
+/// Unified diff of a fix, with `a/` and `b/` headers.
+pub fn diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("a/{}", name.trim_start_matches('/')),
+            &format!("b/{}", name.trim_start_matches('/')),
+        )
+        .to_string()
+}
+
+/// Replace `path`'s content atomically: temp file in the same directory, fsync, rename, with
+/// the original's mode (and owner, when we may) kept; `backup` keeps a copy of the original.
+pub fn write_atomic(path: &Path, content: &str, backup: Option<&str>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // Write through symlinks (Secret and ConfigMap mounts are links): replace the target.
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let meta = std::fs::metadata(&target)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kubelet-tls-guard-")
+        .tempfile_in(dir)?;
+    tmp.write_all(content.as_bytes())?;
+    tmp.as_file().set_permissions(meta.permissions())?;
+    // Only root may give a file away; elsewhere the owner is already ours.
+    let _ = std::os::unix::fs::chown(tmp.path(), Some(meta.uid()), Some(meta.gid()));
+    tmp.as_file().sync_all()?;
+    if let Some(suffix) = backup {
+        let mut name = target.as_os_str().to_owned();
+        name.push(suffix);
+        let bak = std::path::PathBuf::from(name);
+        std::fs::copy(&target, &bak)?;
+        std::fs::File::open(&bak)?.sync_all()?;
+    }
+    tmp.persist(&target).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,420 @@
+//! Reading node files and telling what they hold from their content: YAML or JSON objects
+//! (multi-document, `List`s), kubelet flag files (`KEY="…"` env files, systemd drop-ins).
+
+use crate::flags::{Flags, Origin, Token};
+use crate::shell;
+use serde::Deserialize;
+use serde_json::Value;
+use std::ops::Range;
+use std::path::Path;
+
+/// Larger files are refused: no manifest or kubelet config comes near this.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+    /// `KEY="value"` lines (kubeadm-flags.env, /etc/default/kubelet).
+    EnvFile,
+    /// A systemd unit or drop-in (`Environment=`, `ExecStart=`).
+    Systemd,
+}
+
+/// One thing found in a file.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// Document `doc` of a YAML/JSON stream (a `List` item keeps its document's index and
+    /// gives its pointer prefix in `item`).
+    Object {
+        doc: usize,
+        item: Option<usize>,
+        value: Value,
+    },
+    /// A document that could not be parsed.
+    Invalid { doc: usize, reason: String },
+    /// The kubelet flags a flag file sets.
+    KubeletFlags(FlagFile),
+}
+
+#[derive(Debug, Clone)]
+pub struct FlagFile {
+    /// The variables (or `ExecStart`) that hold flags, in the order the kubelet sees them.
+    pub location: String,
+    /// Tokens carry `Origin::Text` spans into the file text.
+    pub flags: Flags,
+}
+
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub format: Format,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+/// Read a file as text, refusing what cannot be a manifest (too big, binary, not UTF-8).
+pub fn read(path: &Path) -> Result<String, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(InputError("not a regular file".into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(InputError(format!(
+            "file is {} bytes, over the {} MiB limit for a manifest",
+            meta.len(),
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| InputError(format!("cannot read: {e}")))?;
+    decode(bytes)
+}
+
+/// Bytes to text, refusing binary content.
+pub fn decode(bytes: Vec<u8>) -> Result<String, InputError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(InputError(format!(
+            "input is over the {} MiB limit",
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    if bytes.contains(&0) {
+        return Err(InputError(
+            "binary content (NUL bytes), not a manifest or config file".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        InputError(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Tell the format from the content.
+pub fn detect(text: &str) -> Format {
+    let meaningful = || {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+    };
+    if text.trim_start().starts_with('{') {
+        return Format::Json;
+    }
+    if meaningful().any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
+        || meaningful().any(|l| {
+            l.starts_with("ExecStart=")
+                || l.starts_with("Environment=")
+                || l.starts_with("EnvironmentFile=")
+        })
+    {
+        return Format::Systemd;
+    }
+    if meaningful().next().is_some() && meaningful().all(|l| env_assignment(l).is_some()) {
+        return Format::EnvFile;
+    }
+    Format::Yaml
+}
+
+/// `KEY=value` or `export KEY=value` → (key, offset of value within the line).
+fn env_assignment(line: &str) -> Option<(&str, usize)> {
+    let body = line
+        .strip_prefix("export ")
+        .map(str::trim_start)
+        .unwrap_or(line);
+    let lead = line.len() - body.len();
+    let (key, _) = body.split_once('=')?;
+    let ok = !key.is_empty()
+        && key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then_some((key, lead + key.len() + 1))
+}
+
+/// Parse `text` into the items the rules look at.
+pub fn parse(text: &str) -> Result<Parsed, InputError> {
+    if text.trim().is_empty() {
+        return Err(InputError("empty file".into()));
+    }
+    let format = detect(text);
+    let items = match format {
+        Format::Json => match serde_json::from_str::<Value>(text) {
+            Ok(v) => objects(0, v),
+            // JSON-looking YAML (flow style) is still YAML.
+            Err(_) => yaml(text)?,
+        },
+        Format::Yaml => yaml(text)?,
+        Format::EnvFile => flag_file(text, &env_vars(text), None),
+        Format::Systemd => {
+            let (vars, exec) = systemd(text);
+            flag_file(text, &vars, exec)
+        }
+    };
+    Ok(Parsed { format, items })
+}
+
+fn objects(doc: usize, value: Value) -> Vec<Item> {
+    if value.is_null() {
+        return Vec::new();
+    }
+    // `kubectl get -o yaml` of several objects gives a List.
+    if value.get("kind").and_then(Value::as_str) == Some("List")
+        && let Some(items) = value.get("items").and_then(Value::as_array)
+    {
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Item::Object {
+                doc,
+                item: Some(i),
+                value: v.clone(),
+            })
+            .collect();
+    }
+    vec![Item::Object {
+        doc,
+        item: None,
+        value,
+    }]
+}
+
+fn yaml(text: &str) -> Result<Vec<Item>, InputError> {
+    let mut items = Vec::new();
+    for (doc, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        match Value::deserialize(de) {
+            Ok(v) => items.extend(objects(doc, v)),
+            Err(e) => {
+                // The stream cannot be resynchronised after a syntax error: report and stop.
+                items.push(Item::Invalid {
+                    doc,
+                    reason: format!("invalid YAML: {e}"),
+                });
+                break;
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// A variable assignment: its name and the span of its value in the file.
+struct Var {
+    name: String,
+    value: Range<usize>,
+}
+
+fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n').map(move |l| {
+        let start = offset;
+        offset += l.len();
+        (start, l.trim_end_matches(['\n', '\r']))
+    })
+}
+
+/// Strip one pair of surrounding quotes from the span `r` of `text`.
+fn unquote(text: &str, r: Range<usize>) -> Range<usize> {
+    let s = &text[r.clone()];
+    let trimmed = s.trim_end();
+    let end = r.start + trimmed.len();
+    let bytes = trimmed.as_bytes();
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
+        r.start + 1..end - 1
+    } else {
+        r.start..end
+    }
+}
+
+fn env_vars(text: &str) -> Vec<Var> {
+    line_spans(text)
+        .filter_map(|(start, line)| {
+            let lead = line.len() - line.trim_start().len();
+            let (key, off) = env_assignment(line.trim_start())?;
+            let vstart = start + lead + off;
+            Some(Var {
+                name: key.to_string(),
+                value: unquote(text, vstart..start + line.len()),
+            })
+        })
+        .collect()
+}
+
+/// `Environment=` assignments and the effective `ExecStart=` (its span) of a unit file.
+fn systemd(text: &str) -> (Vec<Var>, Option<Range<usize>>) {
+    let mut vars = Vec::new();
+    let mut exec = None;
+    let mut lines = line_spans(text).peekable();
+    while let Some((start, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        let lead = start + line.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix("Environment=") {
+            let base = lead + "Environment=".len();
+            for w in shell::words(rest).unwrap_or_default() {
+                let Some((name, _)) = w.text.split_once('=') else {
+                    continue;
+                };
+                let raw = &rest[w.span.clone()];
+                let quoted = raw.starts_with('"') || raw.starts_with('\'');
+                let vstart = base + w.span.start + usize::from(quoted) + name.len() + 1;
+                let vend = base + w.span.end
+                    - usize::from(quoted && raw.len() > 1 && raw.ends_with(&raw[..1]));
+                if vstart <= vend {
+                    vars.push(Var {
+                        name: name.to_string(),
+                        value: vstart..vend,
+                    });
+                }
+            }
+        } else if let Some(rest) = trimmed.strip_prefix("ExecStart=") {
+            let mut end = start + line.len();
+            // Continuation lines end with a backslash.
+            let mut last = line;
+            while last.ends_with('\\') {
+                match lines.next() {
+                    Some((s, l)) => {
+                        end = s + l.len();
+                        last = l;
+                    }
+                    None => break,
+                }
+            }
+            let vstart = lead + "ExecStart=".len();
+            // An empty ExecStart= resets the command (drop-ins do this first).
+            exec = if rest.trim().is_empty() {
+                None
+            } else {
+                Some(vstart..end)
+            };
+        }
+    }
+    (vars, exec)
+}
+
+/// Collect kubelet flags: ExecStart's words (expanding `$VAR`s defined here), then the
+/// `KUBELET_*` variables it does not reference.
+fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) -> Vec<Item> {
+    let var_tokens = |v: &Var| -> Vec<Token> {
+        shell::words(&text[v.value.clone()])
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| Token {
+                text: w.text,
+                origin: Origin::Text {
+                    span: v.value.start + w.span.start..v.value.start + w.span.end,
+                },
+            })
+            .collect()
+    };
+    let mut tokens = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    if let Some(r) = exec {
+        let words = shell::words(&text[r.clone()]).unwrap_or_default();
+        let runs_kubelet = words
+            .first()
+            .is_some_and(|w| w.text.rsplit('/').next() == Some("kubelet"));
+        if runs_kubelet {
+            for w in words.iter().skip(1) {
+                let name = w
+                    .text
+                    .trim_start_matches('$')
+                    .trim_start_matches('{')
+                    .trim_end_matches('}');
+                if w.text.starts_with('$') {
+                    // Only the last assignment of a variable counts.
+                    if let Some(v) = vars.iter().rev().find(|v| v.name == name) {
+                        tokens.extend(var_tokens(v));
+                        if !text[v.value.clone()].trim().is_empty() {
+                            names.push(v.name.clone());
+                        }
+                    }
+                    used.push(name.to_string());
+                } else {
+                    tokens.push(Token {
+                        text: w.text.clone(),
+                        origin: Origin::Text {
+                            span: r.start + w.span.start..r.start + w.span.end,
+                        },
+                    });
+                    if !names.iter().any(|n| n == "ExecStart") {
+                        names.push("ExecStart".into());
+                    }
+                }
+            }
+        }
+    }
+    for (i, v) in vars.iter().enumerate() {
+        let last = vars.iter().rposition(|o| o.name == v.name) == Some(i);
+        if last && v.name.starts_with("KUBELET") && !used.contains(&v.name) {
+            tokens.extend(var_tokens(v));
+            names.push(v.name.clone());
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    vec![Item::KubeletFlags(FlagFile {
+        location: names.join(","),
+        flags: Flags::parse(tokens),
+    })]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags_of(text: &str) -> FlagFile {
+        match parse(text).unwrap().items.into_iter().next() {
+            Some(Item::KubeletFlags(f)) => f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(detect("KUBELET_KUBEADM_ARGS=\"--a=b\"\n"), Format::EnvFile);
+        assert_eq!(
+            detect("[Service]\nExecStart=/usr/bin/kubelet\n"),
+            Format::Systemd
+        );
+        assert_eq!(detect("  {\"kind\": \"Pod\"}"), Format::Json);
+        assert_eq!(detect("kind: Pod\n"), Format::Yaml);
+    }
+
+    #[test]
+    fn env_file_spans_point_into_the_file() {
+        let text = "# x\nKUBELET_KUBEADM_ARGS=\"--a=1 --rotate-server-certificates=false\"  \n";
+        let f = flags_of(text);
+        assert_eq!(f.location, "KUBELET_KUBEADM_ARGS");
+        let occ = f.flags.last("rotate-server-certificates").unwrap();
+        let Origin::Text { span } = &f.flags.tokens[occ.token].origin else {
+            panic!()
+        };
+        assert_eq!(&text[span.clone()], "--rotate-server-certificates=false");
+    }
+
+    #[test]
+    fn systemd_expands_vars_in_exec_order() {
+        let text = "[Service]\nEnvironment=\"KUBELET_B=--x=2\"\nEnvironment=\"KUBELET_A=--x=1 --feature-gates=A=true\"\nExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_A $KUBELET_B --y\n";
+        let f = flags_of(text);
+        assert_eq!(f.flags.value("x"), Some("2"));
+        assert_eq!(f.location, "KUBELET_A,KUBELET_B,ExecStart");
+        let occ = f.flags.last("feature-gates").unwrap();
+        let Origin::Text { span } = &f.flags.tokens[occ.token].origin else {
+            panic!()
+        };
+        assert_eq!(&text[span.clone()], "--feature-gates=A=true");
+    }
+
+    #[test]
+    fn refuses_binary_and_empty() {
+        assert!(decode(vec![b'a', 0, b'b']).is_err());
+        assert!(parse("   \n").is_err());
+    }
+}

@@ -1,0 +1,340 @@
+//! AdmissionReview in and out (`admission.k8s.io/v1` and `v1beta1`, DESIGN.md section 5).
+//!
+//! The body is parsed once, straight into these lean types; `request.object` stays raw JSON so the
+//! engine sees (and patches) the object exactly as the API server sent it. `oldObject`, `userInfo`
+//! and `options` are skipped without being built.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const V1: &str = "admission.k8s.io/v1";
+pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
+
+/// Which AdmissionReview version came in (and goes back out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V1beta1,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => V1,
+            ApiVersion::V1beta1 => V1BETA1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GroupVersionKind {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// The fields of `request` the decision needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub kind: Option<GroupVersionKind>,
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub object: Option<Value>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+impl AdmissionRequest {
+    pub fn uid(&self) -> &str {
+        self.uid.as_deref().unwrap_or("")
+    }
+
+    pub fn operation(&self) -> &str {
+        self.operation.as_deref().unwrap_or("")
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.unwrap_or(false)
+    }
+
+    /// The object's kind: `request.kind.kind`, else the object's own `kind`.
+    pub fn kind(&self) -> &str {
+        match &self.kind {
+            Some(k) if !k.kind.is_empty() => &k.kind,
+            _ => self
+                .object
+                .as_ref()
+                .and_then(|o| o.get("kind"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        }
+    }
+
+    fn metadata_str(&self, field: &str) -> Option<&str> {
+        self.object
+            .as_ref()?
+            .get("metadata")?
+            .get(field)?
+            .as_str()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `request.namespace`, else the object's namespace.
+    pub fn namespace(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.metadata_str("namespace"))
+            .unwrap_or("")
+    }
+
+    /// `request.name`, else the object's name, else its `generateName` (pods made by controllers
+    /// have no name yet at admission).
+    pub fn name(&self) -> &str {
+        self.name
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.metadata_str("name"))
+            .or_else(|| self.metadata_str("generateName"))
+            .unwrap_or("")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReview {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    request: Option<AdmissionRequest>,
+    // Fields of a bare AdmissionRequest, only to say so in the error.
+    #[serde(default)]
+    uid: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    operation: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug)]
+pub struct AdmissionReview {
+    pub api_version: ApiVersion,
+    pub request: AdmissionRequest,
+}
+
+/// Why a body is not an AdmissionReview we can answer (HTTP 400; the message is one line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("request body is not JSON: {0}")]
+    NotJson(String),
+    #[error("not an AdmissionReview: {0}")]
+    NotReview(String),
+}
+
+/// Parse a request body (once).
+pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
+    let raw: RawReview = serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ReviewError::NotReview(e.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => ReviewError::NotJson(e.to_string()),
+        }
+    })?;
+    let not = |m: String| Err(ReviewError::NotReview(m));
+    let (api_version, kind) = match (raw.api_version.as_deref(), raw.kind.as_deref()) {
+        (Some(a), Some(k)) => (a, k),
+        _ if raw.uid.is_some() && raw.operation.is_some() => {
+            return not(format!(
+                "this looks like a bare AdmissionRequest; send {{\"apiVersion\":\"{V1}\",\"kind\":\"AdmissionReview\",\"request\":{{...}}}}"
+            ));
+        }
+        (None, _) => return not("apiVersion is missing".into()),
+        (_, None) => return not("kind is missing".into()),
+    };
+    if kind != "AdmissionReview" {
+        return not(format!("kind is {kind:?}, expected \"AdmissionReview\""));
+    }
+    let api_version = match api_version {
+        V1 => ApiVersion::V1,
+        V1BETA1 => ApiVersion::V1beta1,
+        other => {
+            return not(format!(
+                "apiVersion {other:?} is not supported (use {V1} or {V1BETA1})"
+            ));
+        }
+    };
+    let Some(request) = raw.request else {
+        return not("request is missing".into());
+    };
+    if request.uid.as_deref().is_none_or(str::is_empty) {
+        return not("request.uid is missing".into());
+    }
+    Ok(AdmissionReview {
+        api_version,
+        request,
+    })
+}
+
+/// `response.status` when denying (a metav1.Status).
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub status: &'static str,
+    pub reason: &'static str,
+    pub code: u16,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseBody<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    audit_annotations: &'a BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseBody<'a>,
+}
+
+/// What goes into `response`, whatever the endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub allowed: bool,
+    pub status: Option<Status>,
+    /// The RFC 6902 patch as JSON text; sent base64-encoded with `patchType: JSONPatch`.
+    pub patch: Option<Vec<u8>>,
+    pub warnings: Vec<String>,
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+/// Serialise the AdmissionReview answer (same apiVersion, same uid).
+pub fn render(api_version: ApiVersion, uid: &str, r: &Response) -> Vec<u8> {
+    let patch = r
+        .patch
+        .as_ref()
+        .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
+    let out = ReviewOut {
+        api_version: api_version.as_str(),
+        kind: "AdmissionReview",
+        response: ResponseBody {
+            uid,
+            allowed: r.allowed,
+            status: r.status.as_ref(),
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            patch,
+            warnings: &r.warnings,
+            audit_annotations: &r.audit_annotations,
+        },
+    };
+    // Only strings, bools and maps of strings: serialisation cannot fail.
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_v1_and_v1beta1() {
+        for (v, want) in [(V1, ApiVersion::V1), (V1BETA1, ApiVersion::V1beta1)] {
+            let body = format!(
+                r#"{{"apiVersion":"{v}","kind":"AdmissionReview","request":{{"uid":"u1","operation":"CREATE","object":{{"kind":"Pod","metadata":{{"name":"p","namespace":"kube-system"}}}},"oldObject":null,"dryRun":true}}}}"#
+            );
+            let r = parse_review(body.as_bytes()).unwrap();
+            assert_eq!(r.api_version, want);
+            assert_eq!(r.request.uid(), "u1");
+            assert_eq!(r.request.kind(), "Pod");
+            assert_eq!(r.request.name(), "p");
+            assert_eq!(r.request.namespace(), "kube-system");
+            assert!(r.request.is_dry_run());
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_review() {
+        let cases: &[(&str, &str)] = &[
+            ("{", "not JSON"),
+            ("[]", "not an AdmissionReview"),
+            (r#"{"user":"tonio"}"#, "apiVersion is missing"),
+            (
+                r#"{"uid":"x","operation":"CREATE"}"#,
+                "bare AdmissionRequest",
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Pod"}"#,
+                "expected \"AdmissionReview\"",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"a"}}"#,
+                "not supported",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+                "request is missing",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"user":"x"}}"#,
+                "request.uid is missing",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#,
+                "invalid type",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = parse_review(body.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(want), "{body}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn renders_patch_base64_and_echoes() {
+        let r = Response {
+            allowed: true,
+            patch: Some(br#"[{"op":"add","path":"/a","value":1}]"#.to_vec()),
+            warnings: vec!["w".into()],
+            ..Default::default()
+        };
+        let out: Value = serde_json::from_slice(&render(ApiVersion::V1beta1, "abc", &r)).unwrap();
+        assert_eq!(out["apiVersion"], V1BETA1);
+        assert_eq!(out["kind"], "AdmissionReview");
+        assert_eq!(out["response"]["uid"], "abc");
+        assert_eq!(out["response"]["patchType"], "JSONPatch");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(out["response"]["patch"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(decoded, br#"[{"op":"add","path":"/a","value":1}]"#);
+        assert!(out["response"].get("auditAnnotations").is_none());
+        assert!(out["response"].get("status").is_none());
+    }
+}
