@@ -261,7 +261,7 @@ pub fn kubelet(
         ),
         GateState::True => (
             Status::Pass,
-            format!("kubelet sets {GATE}=true in {source}"),
+            format!("kubelet sets {GATE}=true in {source}{caveat}"),
         ),
         GateState::False => (
             short,
@@ -276,7 +276,7 @@ pub fn kubelet(
         GateState::Absent if cis => (
             Status::Pass,
             format!(
-                "kubelet does not set {GATE}; the gate defaults to true since Kubernetes 1.12 (cis profile)"
+                "kubelet does not set {GATE}; the gate defaults to true since Kubernetes 1.12 (cis profile){caveat}"
             ),
         ),
         GateState::Absent => (
@@ -313,7 +313,7 @@ pub fn kubelet(
         ),
         (None, Some(Some(Value::Bool(true)))) => (
             Status::Pass,
-            "kubelet sets serverTLSBootstrap: true".to_string(),
+            format!("kubelet sets serverTLSBootstrap: true{caveat}"),
             None,
         ),
         (None, Some(v)) => {

@@ -78,8 +78,9 @@ fn shell_name(word: &str) -> bool {
     )
 }
 
-/// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels.
-pub fn recognize(container: &Value, labels: Option<&Value>) -> Option<Invocation> {
+/// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
+/// `sole` says the container is the pod's only one.
+pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Invocation> {
     let strings = |key: &str| -> Option<Vec<&str>> {
         container
             .get(key)?
@@ -124,7 +125,7 @@ pub fn recognize(container: &Value, labels: Option<&Value>) -> Option<Invocation
                 .and_then(|t| component_named(&t.text))
                 .map(|c| (c, 2))
         } else {
-            by_label(container, labels).map(|c| (c, 1))
+            by_label(container, labels, sole).map(|c| (c, 1))
         }
     };
     let (component, skip) = found?;
@@ -144,12 +145,17 @@ pub fn recognize(container: &Value, labels: Option<&Value>) -> Option<Invocation
     })
 }
 
-/// kubeadm labels (`component: kube-apiserver`) name the component when the container,
-/// named the same, runs it through some wrapper.
-fn by_label(container: &Value, labels: Option<&Value>) -> Option<Component> {
-    let label = labels?.get("component")?.as_str()?;
-    let name = container.get("name")?.as_str()?;
-    (label == name).then(|| executable(label)).flatten()
+/// kubeadm labels (`component: kube-apiserver`) name the component when the container runs it
+/// through some wrapper: the container must be named the same, or be the only container of a
+/// pod that also carries kubeadm's `tier: control-plane` (then the labels leave no doubt).
+fn by_label(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Component> {
+    let labels = labels?;
+    let label = labels.get("component")?.as_str()?;
+    let named = container.get("name").and_then(Value::as_str) == Some(label);
+    let control_plane = labels.get("tier").and_then(Value::as_str) == Some("control-plane");
+    (named || (sole && control_plane))
+        .then(|| executable(label))
+        .flatten()
 }
 
 /// Where to add a flag to a list-form invocation: after the last flag (before `--`).
@@ -258,7 +264,7 @@ mod tests {
     use serde_json::json;
 
     fn comp(c: Value) -> Option<Component> {
-        recognize(&c, None).map(|i| i.component)
+        recognize(&c, None, true).map(|i| i.component)
     }
 
     #[test]
@@ -297,7 +303,7 @@ mod tests {
     #[test]
     fn shell_line() {
         let c = json!({"command": ["/bin/sh", "-c", "exec /usr/local/bin/kube-apiserver --a=1 --v=2 1>>/var/log/x.log 2>&1 | tee"]});
-        let inv = recognize(&c, None).unwrap();
+        let inv = recognize(&c, None, true).unwrap();
         assert_eq!(inv.component, Component::ApiServer);
         assert_eq!(inv.flags.value("a"), Some("1"));
         let Insert::Shell { at, index, .. } = inv.insert else {
@@ -316,6 +322,7 @@ mod tests {
         let inv = recognize(
             &json!({"command": ["kube-apiserver"], "args": ["--a", "--", "--b"]}),
             None,
+            true,
         )
         .unwrap();
         assert_eq!(
@@ -326,7 +333,7 @@ mod tests {
                 at_end: false
             }
         );
-        let inv = recognize(&json!({"command": ["kube-apiserver", "--a"]}), None).unwrap();
+        let inv = recognize(&json!({"command": ["kube-apiserver", "--a"]}), None, true).unwrap();
         assert_eq!(
             inv.insert,
             Insert::List {
@@ -338,6 +345,7 @@ mod tests {
         let inv = recognize(
             &json!({"command": ["kube-apiserver"], "args": ["--a"]}),
             None,
+            true,
         )
         .unwrap();
         assert_eq!(
@@ -355,10 +363,26 @@ mod tests {
         let labels = json!({"component": "kube-apiserver"});
         let c = json!({"name": "kube-apiserver", "command": ["/entrypoint.sh", "--a=b"]});
         assert_eq!(
-            recognize(&c, Some(&labels)).map(|i| i.component),
+            recognize(&c, Some(&labels), false).map(|i| i.component),
             Some(Component::ApiServer)
         );
         let c = json!({"name": "sidecar", "command": ["/entrypoint.sh"]});
-        assert_eq!(recognize(&c, Some(&labels)), None);
+        assert_eq!(recognize(&c, Some(&labels), false), None);
+        // The only container of a kubeadm control-plane pod, whatever its name.
+        assert_eq!(
+            recognize(&c, Some(&labels), true),
+            None,
+            "tier label missing"
+        );
+        let kubeadm = json!({"component": "kube-apiserver", "tier": "control-plane"});
+        assert_eq!(
+            recognize(&c, Some(&kubeadm), true).map(|i| i.component),
+            Some(Component::ApiServer)
+        );
+        assert_eq!(
+            recognize(&c, Some(&kubeadm), false),
+            None,
+            "not the sole container"
+        );
     }
 }

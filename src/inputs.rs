@@ -85,13 +85,21 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, InputError> {
             "binary content (NUL bytes), not a manifest or config file".into(),
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         InputError(format!(
             "not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
+    })?;
+    // Editors on Windows write a byte-order mark; YAML and JSON parsers choke on it mid-stream.
+    Ok(match text.strip_prefix(BOM) {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
+
+/// The UTF-8 byte-order mark [`decode`] strips (and `fix` puts back).
+pub const BOM: &str = "\u{feff}";
 
 /// Tell the format from the content.
 pub fn detect(text: &str) -> Format {
@@ -182,7 +190,46 @@ fn objects(doc: usize, value: Value) -> Vec<Item> {
     }]
 }
 
+/// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
+/// parser's time grows faster than linearly with flow nesting depth.
+pub const MAX_YAML_DEPTH: usize = 128;
+
+/// Refuse pathologically deep nesting with a cheap linear pass over the parser events. Syntax
+/// errors are left to the real parse, which reports them with its own position.
+fn check_depth(text: &str) -> Result<(), InputError> {
+    use saphyr_parser::{Event, Parser};
+    let mut depth = 0usize;
+    let too_deep = |line: usize, col: usize| {
+        InputError(format!(
+            "invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels at line {line} column {}",
+            col + 1
+        ))
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = match event {
+            Ok(e) => e,
+            // The scanner has its own (flow) depth limit, reached before ours.
+            Err(e) if e.info().contains("recursion limit") => {
+                return Err(too_deep(e.marker().line(), e.marker().col()));
+            }
+            Err(_) => return Ok(()),
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    return Err(too_deep(span.start.line(), span.start.col()));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn yaml(text: &str) -> Result<Vec<Item>, InputError> {
+    check_depth(text)?;
     let mut items = Vec::new();
     for (doc, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         match Value::deserialize(de) {
@@ -410,6 +457,27 @@ mod tests {
             panic!()
         };
         assert_eq!(&text[span.clone()], "--feature-gates=A=true");
+    }
+
+    #[test]
+    fn refuses_deep_nesting_before_parsing() {
+        for deep in [
+            format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            (0..200)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect(),
+        ] {
+            let err = parse(&deep).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("nesting deeper than"), "{err}");
+        }
+        let fine = format!("a: {}{}\n", "[".repeat(50), "]".repeat(50));
+        assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn strips_a_byte_order_mark() {
+        let text = decode(b"\xef\xbb\xbfkind: Pod\n".to_vec()).unwrap();
+        assert_eq!(text, "kind: Pod\n");
     }
 
     #[test]

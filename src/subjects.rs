@@ -142,10 +142,11 @@ fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
     else {
         return Vec::new();
     };
+    let sole = list.len() == 1;
     list.iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            let invocation = component::recognize(c, labels)?;
+            let invocation = component::recognize(c, labels, sole)?;
             let name = c
                 .get("name")
                 .and_then(Value::as_str)

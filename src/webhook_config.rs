@@ -261,7 +261,8 @@ fn cel_string_list(items: &[&str]) -> String {
 fn cel_labels(meta: &str, indent: &str) -> String {
     let components = cel_string_list(&COMPONENTS);
     [
-        format!("(has({meta}.labels) && ("),
+        // `!= null`: a null map would make `in` an evaluation error (= a webhook failure).
+        format!("(has({meta}.labels) && {meta}.labels != null && ("),
         format!("{indent}  ('component' in {meta}.labels && {meta}.labels['component'] in {components}) ||"),
         format!("{indent}  ('k8s-app' in {meta}.labels && {meta}.labels['k8s-app'] in {components})))"),
     ]

@@ -1711,7 +1711,7 @@ fn unwrap_base64(v: &mut Value) {
             *val = json!(val.as_str().unwrap().split_whitespace().collect::<String>());
         }
     }
-    if let Some(hooks) = v["webhooks"].as_array_mut() {
+    if let Some(hooks) = v.get_mut("webhooks").and_then(Value::as_array_mut) {
         for h in hooks {
             if let Some(b) = h["clientConfig"]["caBundle"].as_str() {
                 h["clientConfig"]["caBundle"] = json!(b.split_whitespace().collect::<String>());

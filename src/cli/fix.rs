@@ -97,7 +97,13 @@ pub fn run(args: FixArgs) -> ExitCode {
         } else if args.in_place {
             match &input {
                 Input::File(p) if fixed.text != text => {
-                    fixer::write_atomic(p, &fixed.text, args.backup_suffix.as_deref())
+                    // Reading dropped a byte-order mark; the rewritten file keeps it.
+                    let content = if has_bom(p) {
+                        format!("{}{}", crate::inputs::BOM, fixed.text)
+                    } else {
+                        fixed.text.clone()
+                    };
+                    fixer::write_atomic(p, &content, args.backup_suffix.as_deref())
                 }
                 Input::Stdin => {
                     eprintln!("error: --in-place cannot rewrite stdin");
@@ -116,4 +122,12 @@ pub fn run(args: FixArgs) -> ExitCode {
     }
     let _ = out.flush();
     ExitCode::from(worst)
+}
+
+fn has_bom(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 3];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == *crate::inputs::BOM.as_bytes())
 }
