@@ -104,7 +104,7 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
         out.text = crate::remediate::edit_doc(&out.text, doc, &ops)
             .map_err(|e| format!("document {}: cannot edit in place: {e}", doc + 1))?;
     }
-    span_edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+    span_edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
     for (span, new) in span_edits {
         if span.end <= out.text.len()
             && out.text.is_char_boundary(span.start)

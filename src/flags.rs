@@ -153,16 +153,17 @@ impl Flags {
                 token: i,
                 value_token: None,
             };
-            if inline.is_none() && !is_bool_flag(name) {
-                if let Some(next) = tokens.get(i + 1) {
-                    // Unknown flags take the next word unless it looks like a flag: a wrong
-                    // guess there would hide the flags we audit.
-                    let takes = VALUE_FLAGS.contains(&name) || !next.text.starts_with('-');
-                    if takes && next.text != "--" {
-                        occ.value = Some(next.text.clone());
-                        occ.value_token = Some(i + 1);
-                        i += 1;
-                    }
+            if inline.is_none()
+                && !is_bool_flag(name)
+                && let Some(next) = tokens.get(i + 1)
+            {
+                // Unknown flags take the next word unless it looks like a flag: a wrong
+                // guess there would hide the flags we audit.
+                let takes = VALUE_FLAGS.contains(&name) || !next.text.starts_with('-');
+                if takes && next.text != "--" {
+                    occ.value = Some(next.text.clone());
+                    occ.value_token = Some(i + 1);
+                    i += 1;
                 }
             }
             occurrences.push(occ);

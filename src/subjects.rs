@@ -187,40 +187,40 @@ pub fn parse_embedded(text: &str) -> Result<Value, String> {
 
 fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
     let name = str_at(obj, "/metadata/name").unwrap_or("");
-    if is_kubelet_config_map_name(name) {
-        if let Some(text) = str_at(obj, "/data/kubelet") {
-            let config = parse_embedded(text)
-                .map_err(|e| format!("data.kubelet does not parse as a KubeletConfiguration: {e}"));
-            return (
-                Target::KubeletConfig,
-                vec![kubelet_subject(
-                    "data.kubelet",
-                    Some("/data/kubelet".into()),
-                    config,
-                )],
-            );
-        }
+    if is_kubelet_config_map_name(name)
+        && let Some(text) = str_at(obj, "/data/kubelet")
+    {
+        let config = parse_embedded(text)
+            .map_err(|e| format!("data.kubelet does not parse as a KubeletConfiguration: {e}"));
+        return (
+            Target::KubeletConfig,
+            vec![kubelet_subject(
+                "data.kubelet",
+                Some("/data/kubelet".into()),
+                config,
+            )],
+        );
     }
-    if name == "kubeadm-config" {
-        if let Some(text) = str_at(obj, "/data/ClusterConfiguration") {
-            return match parse_embedded(text) {
-                Ok(cfg) => (
-                    Target::KubeadmConfig,
-                    kubeadm_subjects(cfg, Some("/data/ClusterConfiguration".into())),
-                ),
-                Err(e) => (
-                    Target::KubeadmConfig,
-                    vec![Subject {
-                        component: Component::ApiServer,
-                        location: "data.ClusterConfiguration".into(),
-                        settings: Settings::KubeletConfig {
-                            embedded: None,
-                            config: Err(format!("data.ClusterConfiguration does not parse: {e}")),
-                        },
-                    }],
-                ),
-            };
-        }
+    if name == "kubeadm-config"
+        && let Some(text) = str_at(obj, "/data/ClusterConfiguration")
+    {
+        return match parse_embedded(text) {
+            Ok(cfg) => (
+                Target::KubeadmConfig,
+                kubeadm_subjects(cfg, Some("/data/ClusterConfiguration".into())),
+            ),
+            Err(e) => (
+                Target::KubeadmConfig,
+                vec![Subject {
+                    component: Component::ApiServer,
+                    location: "data.ClusterConfiguration".into(),
+                    settings: Settings::KubeletConfig {
+                        embedded: None,
+                        config: Err(format!("data.ClusterConfiguration does not parse: {e}")),
+                    },
+                }],
+            ),
+        };
     }
     (Target::NotRelevant, Vec::new())
 }
