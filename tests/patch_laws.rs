@@ -43,8 +43,10 @@ fn check_laws(obj: &Value, policy: &Policy) -> Result<(), String> {
 }
 
 fn policies() -> Vec<Policy> {
-    let mut cis = Policy::default();
-    cis.profile = Profile::Cis;
+    let cis = Policy {
+        profile: Profile::Cis,
+        ..Policy::default()
+    };
     let mut host = Policy::default();
     host.remediation.add_host_path_volume = true;
     vec![Policy::default(), cis, host]

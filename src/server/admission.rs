@@ -121,8 +121,10 @@ impl AdmissionRequest {
 struct RawReview {
     #[serde(default)]
     api_version: Option<String>,
+    // Not typed as a string: a bare AdmissionRequest carries `kind` as a GroupVersionKind map,
+    // and that must reach the "bare AdmissionRequest" message, not a type error.
     #[serde(default)]
-    kind: Option<String>,
+    kind: Option<Value>,
     #[serde(default)]
     request: Option<AdmissionRequest>,
     // Fields of a bare AdmissionRequest, only to say so in the error.
@@ -157,8 +159,8 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         }
     })?;
     let not = |m: String| Err(ReviewError::NotReview(m));
-    let (api_version, kind) = match (raw.api_version.as_deref(), raw.kind.as_deref()) {
-        (Some(a), Some(k)) => (a, k),
+    let (api_version, kind) = match (raw.api_version.as_deref(), raw.kind.as_ref()) {
+        (Some(a), Some(Value::String(k))) => (a, k.as_str()),
         _ if raw.uid.is_some() && raw.operation.is_some() => {
             return not(format!(
                 "this looks like a bare AdmissionRequest; send {{\"apiVersion\":\"{V1}\",\"kind\":\"AdmissionReview\",\"request\":{{...}}}}"
@@ -166,6 +168,9 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         }
         (None, _) => return not("apiVersion is missing".into()),
         (_, None) => return not("kind is missing".into()),
+        (_, Some(_)) => {
+            return not("kind is not a string, expected \"AdmissionReview\"".into());
+        }
     };
     if kind != "AdmissionReview" {
         return not(format!("kind is {kind:?}, expected \"AdmissionReview\""));
@@ -288,6 +293,14 @@ mod tests {
             (
                 r#"{"uid":"x","operation":"CREATE"}"#,
                 "bare AdmissionRequest",
+            ),
+            (
+                r#"{"uid":"x","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"DELETE"}"#,
+                "bare AdmissionRequest",
+            ),
+            (
+                r#"{"apiVersion":"admission.k8s.io/v1","kind":{"kind":"AdmissionReview"}}"#,
+                "expected \"AdmissionReview\"",
             ),
             (
                 r#"{"apiVersion":"v1","kind":"Pod"}"#,

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Load test of the admission webhook on loopback.
+#
+# Builds the release binary, generates certificates with `kubelet-tls-guard certs`, starts
+# `serve` on 127.0.0.1 (ports chosen by the kernel, read back from the JSON log), then runs wrk
+# with 32 keep-alive HTTP/1.1 connections posting the kubeadm kube-apiserver mirror-pod
+# AdmissionReview to /validate for DURATION seconds (default 20), and h2load over h2 when it is
+# installed. Reports requests/s, p99 latency and the server's peak RSS (VmHWM), then stops the
+# server with SIGTERM and checks that it exits 0.
+#
+# Usage: scripts/load-test.sh [DURATION_SECONDS]
+# Installs wrk with apt-get when it is missing and this runs as root. Only 127.0.0.1 is contacted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${1:-20}"
+CONNECTIONS=32
+THREADS="$(nproc 2>/dev/null || echo 2)"
+[ "$THREADS" -gt "$CONNECTIONS" ] && THREADS="$CONNECTIONS"
+REVIEW="tests/fixtures/admission/kube-apiserver.mirror-pod.json"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing wrk..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    echo "wrk is not installed (apt-get install wrk)" >&2
+    exit 1
+  fi
+fi
+
+echo "building the release binary..." >&2
+cargo build --release --locked --bin kubelet-tls-guard >&2
+target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+BIN="${target_dir:-target}/release/kubelet-tls-guard"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$BIN" certs --out "$work/tls" --san 127.0.0.1 --san localhost --days 1 >/dev/null
+
+# Info-level logs: one line per decision, as in production (sent to a file, not a terminal).
+"$BIN" serve --mode enforce --log-format json \
+  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+  --tls-cert "$work/tls/tls.crt" --tls-key "$work/tls/tls.key" \
+  2>"$work/server.log" &
+server_pid=$!
+
+addr="" ops_addr=""
+for _ in $(seq 1 100); do
+  line="$(grep -m1 '"message":"serving"' "$work/server.log" 2>/dev/null || true)"
+  if [ -n "$line" ]; then
+    addr="$(sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' <<<"$line")"
+    ops_addr="$(sed -n 's/.*"ops_addr":"\([^"]*\)".*/\1/p' <<<"$line")"
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+case "$addr" in
+  127.0.0.1:*) ;;
+  *) echo "the server did not report a loopback address" >&2; cat "$work/server.log" >&2; exit 1 ;;
+esac
+url="https://$addr/validate"
+
+# Sanity: the request is answered as expected before measuring.
+curl -sS --noproxy '*' --cacert "$work/tls/ca.crt" -H 'Content-Type: application/json' \
+  --data-binary "@$REVIEW" "$url" | grep -q '"allowed":true' ||
+  { echo "the webhook did not answer the review" >&2; exit 1; }
+
+cat >"$work/post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("$REVIEW", "rb"))
+wrk.body = f:read("*a")
+f:close()
+EOF
+
+echo "wrk: $CONNECTIONS connections, $THREADS threads, ${DURATION}s, POST $REVIEW to $url" >&2
+timeout $((DURATION + 30)) wrk --latency -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" \
+  --timeout 10s -s "$work/post.lua" "$url" | tee "$work/wrk.out"
+
+rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")"
+p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.out")"
+errors="$(grep -E 'Socket errors|Non-2xx' "$work/wrk.out" || true)"
+
+h2_line=""
+if command -v h2load >/dev/null 2>&1; then
+  h2dur=$((DURATION / 2 > 5 ? DURATION / 2 : 5))
+  echo "h2load: $CONNECTIONS connections over h2, ${h2dur}s" >&2
+  if timeout $((h2dur + 30)) h2load -c "$CONNECTIONS" -m 4 -t "$THREADS" -D "$h2dur" \
+    -H 'content-type: application/json' -d "$REVIEW" "$url" >"$work/h2load.out" 2>&1; then
+    h2_line="$(grep -E '^finished in' "$work/h2load.out" || true)"
+    h2_status="$(grep -E '^status codes:' "$work/h2load.out" || true)"
+    h2_line="$h2_line; $h2_status"
+  else
+    h2_line="h2load failed: $(tail -3 "$work/h2load.out" | tr '\n' ' ')"
+  fi
+fi
+
+hwm="$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server_pid/status")"
+metrics="$(curl -sS --noproxy '*' "http://$ops_addr/metrics" || true)"
+served="$(grep -E '^kubelet_tls_guard_admission_requests_total\{' <<<"$metrics" |
+  awk '{s += $NF} END {print s + 0}')"
+
+kill -TERM "$server_pid"
+code=0
+for _ in $(seq 1 300); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$server_pid" 2>/dev/null; then
+  echo "the server did not exit within 30 s of SIGTERM" >&2
+  exit 1
+fi
+wait "$server_pid" || code=$?
+server_pid=""
+
+echo
+echo "== load test summary =="
+echo "requests/s (wrk, HTTP/1.1, $CONNECTIONS conns):  $rps"
+echo "p99 latency (wrk):                         $p99"
+[ -n "$errors" ] && echo "wrk errors:                                $errors"
+[ -n "$h2_line" ] && echo "h2load (h2):                               $h2_line"
+echo "admission requests counted by the server:  $served"
+echo "server peak RSS (VmHWM):                   $hwm"
+echo "server exit code after SIGTERM:            $code"
+[ "$code" = 0 ]
