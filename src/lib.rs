@@ -20,3 +20,4 @@ pub mod server;
 pub mod shell;
 pub mod subjects;
 pub mod webhook_config;
+pub mod yamledit;

@@ -177,8 +177,14 @@ pub fn subject(
                 }
                 for (flag, value) in wanted {
                     if flag == "feature-gates" {
-                        let current = k.flags.last(flag).and_then(|o| o.value.clone());
-                        let new = with_gate(current.as_deref().unwrap_or(""), &k.flags, 0);
+                        // The gate is flipped in place only in the occurrence that sets it.
+                        let last = k.flags.occurrences.iter().rposition(|o| o.name == flag);
+                        let current = last.and_then(|i| k.flags.occurrences[i].value.clone());
+                        let new = with_gate(
+                            current.as_deref().unwrap_or(""),
+                            &k.flags,
+                            last.unwrap_or(usize::MAX),
+                        );
                         kubeadm_set(k, flag, &new, &mut ops);
                     } else if k.flags.value(flag).is_none()
                         && !(k.flags.last(flag).is_none() && matches!(flag, CERT_FLAG | KEY_FLAG))
@@ -412,6 +418,9 @@ pub fn flag_file_edits(flags: &Flags, due: &[&Finding]) -> Vec<(std::ops::Range<
         .collect()
 }
 
+/// New text for a byte range of a string.
+type SpanEdit = (std::ops::Range<usize>, String);
+
 /// Edits to the words of one invocation, rendered as list or shell-line operations.
 struct FlagEdits<'a> {
     flags: &'a Flags,
@@ -472,8 +481,7 @@ impl<'a> FlagEdits<'a> {
     fn into_ops(self, obj: &Value, container: &str, insert: &Insert) -> Vec<PatchOperation> {
         let mut ops = Vec::new();
         // Shell lines: every edit to one line becomes one replace of that line.
-        let mut lines: BTreeMap<(&'static str, usize), Vec<(std::ops::Range<usize>, String)>> =
-            BTreeMap::new();
+        let mut lines: BTreeMap<(&'static str, usize), Vec<SpanEdit>> = BTreeMap::new();
         for (i, text) in &self.replaced {
             match self.flags.tokens.get(*i).map(|t| &t.origin) {
                 Some(Origin::Item { list, index }) => ops.push(replace(
@@ -550,6 +558,5 @@ fn edit_text(text: &str, ops: &[PatchOperation]) -> Result<String, String> {
 
 /// Apply `ops` to document `doc` of a YAML/JSON text, editing only the spans that change.
 pub fn edit_doc(text: &str, doc: usize, ops: &[PatchOperation]) -> Result<String, String> {
-    let _ = (text, doc, ops);
-    Err("in-place YAML editing is not available yet".into())
+    crate::yamledit::edit_doc(text, doc, ops)
 }
