@@ -91,6 +91,8 @@ pub fn subject(
             invocation,
         } => {
             let mut edits = FlagEdits::new(&invocation.flags);
+            // Directories this plan already mounts: a second rule must not mount them again.
+            let mut planned: Vec<String> = Vec::new();
             let spec = pointer.rsplit_once("/containers/").map_or("", |(s, _)| s);
             for rule in &rules {
                 let wanted = wanted_flags(*rule, policy);
@@ -103,7 +105,7 @@ pub fn subject(
                     rule,
                     RuleId::ApiserverKubeletCa | RuleId::ApiserverKubeletClientCert
                 ) {
-                    match mount_paths(obj, spec, pointer, &paths, policy) {
+                    match mount_paths(obj, spec, pointer, &paths, policy, &mut planned) {
                         Ok(ops) => plan.ops.extend(ops),
                         Err(reason) => {
                             out.not_remediable.push((*rule, reason));
@@ -266,15 +268,17 @@ fn kubeadm_mounts(k: &KubeadmArgs, dir: &str) -> Vec<String> {
 }
 
 /// Make sure the container can read `paths`: already mounted, or (if the policy allows) a
-/// read-only hostPath volume of the parent directory is added.
+/// read-only hostPath volume of the parent directory is added. `planned` holds the directories
+/// earlier calls for the same container mounted; it grows by the ones this call mounts.
 fn mount_paths(
     obj: &Value,
     spec: &str,
     container: &str,
     paths: &[&str],
     policy: &Policy,
+    planned: &mut Vec<String>,
 ) -> Result<Vec<PatchOperation>, String> {
-    let mounts: Vec<String> = obj
+    let mut mounts: Vec<String> = obj
         .pointer(&format!("{container}/volumeMounts"))
         .and_then(Value::as_array)
         .map(|a| {
@@ -283,6 +287,7 @@ fn mount_paths(
                 .collect()
         })
         .unwrap_or_default();
+    mounts.extend(planned.iter().cloned());
     let missing: Vec<&str> = paths
         .iter()
         .copied()
@@ -304,17 +309,21 @@ fn mount_paths(
                 .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d })
         })
         .collect();
+    dirs.sort_unstable();
     dirs.dedup();
     let mut ops = Vec::new();
-    let has_volumes = obj
-        .pointer(&format!("{spec}/volumes"))
-        .is_some_and(Value::is_array);
-    let has_mounts = obj
-        .pointer(&format!("{container}/volumeMounts"))
-        .is_some_and(Value::is_array);
+    // After an earlier call's `add` of the whole list, the list exists: append to it.
+    let has_volumes = !planned.is_empty()
+        || obj
+            .pointer(&format!("{spec}/volumes"))
+            .is_some_and(Value::is_array);
+    let has_mounts = !planned.is_empty()
+        || obj
+            .pointer(&format!("{container}/volumeMounts"))
+            .is_some_and(Value::is_array);
     let mut volumes = Vec::new();
     let mut vmounts = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
+    for (i, dir) in (planned.len()..).zip(dirs.iter()) {
         let name = if i == 0 {
             "kubelet-tls-guard-pki".to_string()
         } else {
@@ -333,6 +342,7 @@ fn mount_paths(
             ops.push(add(&base, Value::Array(items)));
         }
     }
+    planned.extend(dirs.iter().map(|d| d.to_string()));
     Ok(ops)
 }
 

@@ -32,12 +32,45 @@ fn check_laws(obj: &Value, policy: &Policy) -> Result<(), String> {
             }
         }
     }
+    unique_volume_names(&patched)?;
     let again = engine::remediate(&patched, policy, &all).map_err(|e| e.to_string())?;
     if !again.patch.is_empty() {
         return Err(format!("not idempotent: second patch {:?}", again.patch));
     }
     if matches!(eval.target, Target::Pod { mirror: true }) && !rem.patch.is_empty() {
         return Err("a mirror pod was patched".into());
+    }
+    Ok(())
+}
+
+/// The API server rejects a pod spec whose volumes, or a container's mounts, repeat a name.
+fn unique_volume_names(obj: &Value) -> Result<(), String> {
+    fn names(list: Option<&Value>) -> Vec<&str> {
+        list.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v["name"].as_str()).collect())
+            .unwrap_or_default()
+    }
+    fn repeats(list: Option<&Value>, what: &str) -> Result<(), String> {
+        let names = names(list);
+        let set: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        if set.len() == names.len() {
+            Ok(())
+        } else {
+            Err(format!("{what} repeat a name: {names:?}"))
+        }
+    }
+    for spec in [
+        "/spec",
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+    ] {
+        let Some(spec) = obj.pointer(spec) else {
+            continue;
+        };
+        repeats(spec.get("volumes"), "volumes")?;
+        for c in spec["containers"].as_array().into_iter().flatten() {
+            repeats(c.get("volumeMounts"), "volumeMounts")?;
+        }
     }
     Ok(())
 }
@@ -128,7 +161,8 @@ struct PodShape {
     gates_twice: Option<String>,
     layout: usize,
     terminator: bool,
-    mounted: bool,
+    /// 0: no volumes; 1: the pki directory mounted; 2: only an unrelated volume mounted.
+    mounts: usize,
     kind: usize,
     mirror: bool,
 }
@@ -137,13 +171,13 @@ fn pod_shape() -> impl Strategy<Value = PodShape> {
     (
         (0usize..3, form(), form(), form()),
         (gates(), gates(), 0usize..4, any::<bool>()),
-        (any::<bool>(), 0usize..4, any::<bool>()),
+        (0usize..3, 0usize..4, any::<bool>()),
     )
         .prop_map(
             |(
                 (component, ca, cert, key),
                 (gates, gates_twice, layout, terminator),
-                (mounted, kind, mirror),
+                (mounts, kind, mirror),
             )| PodShape {
                 component,
                 ca,
@@ -153,7 +187,7 @@ fn pod_shape() -> impl Strategy<Value = PodShape> {
                 gates_twice,
                 layout,
                 terminator,
-                mounted,
+                mounts,
                 kind,
                 mirror,
             },
@@ -226,11 +260,19 @@ fn build_pod(s: &PodShape) -> Value {
             container["command"] = json!(["/bin/sh", "-c", line]);
         }
     }
-    if s.mounted {
-        container["volumeMounts"] =
-            json!([{"name": "pki", "mountPath": "/etc/kubernetes/pki", "readOnly": true}]);
+    let mut spec = json!({"containers": [{"name": "sidecar", "image": "busybox"}]});
+    match s.mounts {
+        1 => {
+            container["volumeMounts"] =
+                json!([{"name": "pki", "mountPath": "/etc/kubernetes/pki", "readOnly": true}]);
+        }
+        2 => {
+            container["volumeMounts"] = json!([{"name": "logs", "mountPath": "/var/log/kube"}]);
+            spec["volumes"] = json!([{"name": "logs", "emptyDir": {}}]);
+        }
+        _ => {}
     }
-    let spec = json!({"containers": [{"name": "sidecar", "image": "busybox"}, container]});
+    spec["containers"].as_array_mut().unwrap().push(container);
     let mut meta = json!({"name": exe, "namespace": "kube-system", "labels": {"component": exe}});
     if s.mirror {
         meta["annotations"] = json!({"kubernetes.io/config.mirror": "abc"});
@@ -348,7 +390,7 @@ fn failing_apiserver_gets_a_patch_with_the_ca_warning() {
         gates_twice: None,
         layout: 0,
         terminator: false,
-        mounted: true,
+        mounts: 1,
         kind: 0,
         mirror: false,
     };
@@ -380,7 +422,7 @@ fn unmounted_path_is_reported_not_patched() {
         gates_twice: None,
         layout: 1,
         terminator: false,
-        mounted: false,
+        mounts: 0,
         kind: 1,
         mirror: false,
     };
