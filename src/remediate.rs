@@ -378,6 +378,11 @@ fn kubeadm_set(k: &KubeadmArgs, flag: &str, value: &str, ops: &mut Vec<PatchOper
             .iter()
             .rposition(|i| i.get("name").and_then(Value::as_str) == Some(flag))
         {
+            // An entry without `value` (kubeadm reads it as empty) gets one: `replace` needs it.
+            Some(i) if items[i].get("value").is_none() => ops.push(add(
+                &format!("/{section}/extraArgs/{i}/value"),
+                json!(value),
+            )),
             Some(i) => ops.push(replace(
                 &format!("/{section}/extraArgs/{i}/value"),
                 json!(value),
@@ -569,4 +574,32 @@ fn edit_text(text: &str, ops: &[PatchOperation]) -> Result<String, String> {
 /// Apply `ops` to document `doc` of a YAML/JSON text, editing only the spans that change.
 pub fn edit_doc(text: &str, doc: usize, ops: &[PatchOperation]) -> Result<String, String> {
     crate::yamledit::edit_doc(text, doc, ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine;
+    use crate::policy::Policy;
+    use serde_json::json;
+
+    #[test]
+    fn kubeadm_list_entry_without_value_gets_one_added() {
+        // A v1beta4 extraArgs entry with a name but no `value`: `replace .../value` would not apply.
+        let obj = json!({
+            "apiVersion": "kubeadm.k8s.io/v1beta4",
+            "kind": "ClusterConfiguration",
+            "controllerManager": {"extraArgs": [{"name": "feature-gates"}]}
+        });
+        let policy = Policy::default();
+        let rem = engine::remediate(&obj, &policy, &|_| true).unwrap();
+        assert!(!rem.patch.is_empty());
+        let mut patched = obj.clone();
+        json_patch::patch(&mut patched, &rem.patch).unwrap();
+        assert_eq!(
+            patched["controllerManager"]["extraArgs"][0]["value"],
+            "RotateKubeletServerCertificate=true"
+        );
+        let again = engine::remediate(&patched, &policy, &|_| true).unwrap();
+        assert!(again.patch.is_empty(), "{:?}", again.patch);
+    }
 }
