@@ -585,6 +585,14 @@ fn mutate(
 
     if mirror && !c.violations.is_empty() {
         mirror_note(&mut r, req);
+        // The audit log keeps which rules went unpatched; the validating webhook warns per rule.
+        for (f, mode) in &c.violations {
+            annotate(
+                &mut r.audit_annotations,
+                f.rule.as_str(),
+                &format!("{} ({}): not patched: mirror pod", f.status, mode.as_str()),
+            );
+        }
     }
     report_errors(&mut r, &c.errors);
     let decision = if r.patch.is_some() {
