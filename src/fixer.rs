@@ -106,12 +106,19 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
     }
     span_edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
     for (span, new) in span_edits {
-        if span.end <= out.text.len()
-            && out.text.is_char_boundary(span.start)
-            && out.text.is_char_boundary(span.end)
+        // Spans come from parsing this very text; one that does not fit means the fix would
+        // claim a change it did not make, so refuse rather than write a half-fixed file.
+        if span.start > span.end
+            || span.end > out.text.len()
+            || !out.text.is_char_boundary(span.start)
+            || !out.text.is_char_boundary(span.end)
         {
-            out.text.replace_range(span, &new);
+            return Err(format!(
+                "cannot edit bytes {}..{} of the flags: outside the text",
+                span.start, span.end
+            ));
         }
+        out.text.replace_range(span, &new);
     }
     Ok(out)
 }
