@@ -289,6 +289,31 @@ fn classify<'a>(policy: &Policy, findings: &'a [Finding]) -> Classified<'a> {
     c
 }
 
+impl Classified<'_> {
+    /// The decision when nothing was denied or patched: reported, or nothing to say.
+    fn reported(&self) -> Decision {
+        if self.violations.is_empty() && self.errors.is_empty() {
+            Decision::Allowed
+        } else {
+            Decision::Warned
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome of an evaluated object (`decide` fills in the rule results).
+    fn judged(response: Response, decision: Decision, c: &Classified<'_>, mirror: bool) -> Self {
+        Outcome {
+            response,
+            decision,
+            skipped: None,
+            violations: rule_list(c),
+            results: Vec::new(),
+            mirror,
+        }
+    }
+}
+
 fn rule_list(c: &Classified<'_>) -> Vec<RuleId> {
     let mut rules = Vec::new();
     for (f, _) in &c.violations {
@@ -388,19 +413,10 @@ fn validate(
         Decision::Denied
     } else if would_deny {
         Decision::WouldDeny
-    } else if !c.violations.is_empty() || !c.errors.is_empty() {
-        Decision::Warned
     } else {
-        Decision::Allowed
+        c.reported()
     };
-    Outcome {
-        response: r,
-        decision,
-        skipped: None,
-        violations: rule_list(&c),
-        results: Vec::new(),
-        mirror,
-    }
+    Outcome::judged(r, decision, &c, mirror)
 }
 
 /// The patch as JSON text, or an error message.
@@ -601,19 +617,10 @@ fn mutate(
         Decision::WouldPatch
     } else if failed {
         Decision::Error
-    } else if !c.violations.is_empty() || !c.errors.is_empty() {
-        Decision::Warned
     } else {
-        Decision::Allowed
+        c.reported()
     };
-    Outcome {
-        response: r,
-        decision,
-        skipped: None,
-        violations: rule_list(&c),
-        results: Vec::new(),
-        mirror,
-    }
+    Outcome::judged(r, decision, &c, mirror)
 }
 
 #[cfg(test)]
