@@ -29,17 +29,7 @@ fn tool(tool: &str, probe: &str, part: &str) -> Option<String> {
 
 /// Run a command without any proxy settings (only loopback is ever contacted).
 async fn run(mut cmd: Command) -> Output {
-    for v in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.stdin(Stdio::null());
+    without_proxy(&mut cmd).stdin(Stdio::null());
     within(
         "external command",
         tokio::task::spawn_blocking(move || cmd.output().expect("spawn")),
@@ -55,19 +45,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A kube-apiserver Deployment missing `--kubelet-certificate-authority`: denied in enforce
-/// mode, patched by /mutate.
-fn broken_deployment() -> Value {
-    let mut r = fixture("kube-apiserver.deployment.json");
-    drop_flags(
-        &mut r,
-        "/spec/template/spec",
-        "args",
-        &["--kubelet-certificate-authority"],
-    );
-    r
 }
 
 /// A plain kube-apiserver Pod missing `--kubelet-certificate-authority`.
@@ -118,7 +95,7 @@ async fn http1_keep_alive_serves_many_requests_on_one_connection() {
     assert_eq!(conn.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     let mut buf = Vec::new();
     for i in 0..5 {
-        let review = with_uid(&broken_deployment(), &format!("keep-alive-{i}"));
+        let review = with_uid(&deployment_without_ca(), &format!("keep-alive-{i}"));
         let r = round_trip(
             &mut conn,
             &mut buf,
@@ -143,7 +120,7 @@ async fn http1_keep_alive_serves_many_requests_on_one_connection() {
         return;
     };
     let body = s.dir.path().join("review.json");
-    std::fs::write(&body, body_of(&broken_deployment())).unwrap();
+    std::fs::write(&body, body_of(&deployment_without_ca())).unwrap();
     let mut cmd = Command::new(curl);
     cmd.args(["-sS", "-v", "--http1.1", "--noproxy", "*", "--cacert"])
         .arg(&s.ca_path)
@@ -185,7 +162,7 @@ async fn h2_is_negotiated_by_alpn() {
         let client = client.clone();
         let url = s.url("/mutate");
         tasks.push(tokio::spawn(async move {
-            let review = with_uid(&broken_deployment(), &format!("h2-{i}"));
+            let review = with_uid(&deployment_without_ca(), &format!("h2-{i}"));
             (i, post(&client, &url, &review).await)
         }));
     }
@@ -201,7 +178,7 @@ async fn h2_is_negotiated_by_alpn() {
         return;
     };
     let body = s.dir.path().join("review.json");
-    std::fs::write(&body, body_of(&broken_deployment())).unwrap();
+    std::fs::write(&body, body_of(&deployment_without_ca())).unwrap();
     let mut cmd = Command::new(curl);
     cmd.args(["-sS", "--http2", "--noproxy", "*", "--cacert"])
         .arg(&s.ca_path)
@@ -231,7 +208,7 @@ async fn tls12_and_tls13_are_accepted() {
         let mut conn = tls_connect(s.addr, cfg).await.unwrap();
         assert_eq!(conn.get_ref().1.protocol_version(), Some(want));
         let mut buf = Vec::new();
-        let review = with_uid(&broken_deployment(), "tls-version");
+        let review = with_uid(&deployment_without_ca(), "tls-version");
         let r = round_trip(
             &mut conn,
             &mut buf,
@@ -389,7 +366,7 @@ async fn chunked_body_over_a_small_limit_is_413() {
     let _ = writer.await;
 
     // The server is fine afterwards; a body within the limit is served.
-    let a = s.post("/validate", &broken_deployment()).await;
+    let a = s.post("/validate", &deployment_without_ca()).await;
     assert_eq!(a.status, 200);
 }
 
@@ -397,7 +374,7 @@ async fn chunked_body_over_a_small_limit_is_413() {
 async fn wrong_content_type_is_415() {
     let s = TestServer::start(enforce()).await;
     let client = s.h1();
-    let body = body_of(&broken_deployment());
+    let body = body_of(&deployment_without_ca());
     for ct in [
         "text/plain",
         "application/yaml",
@@ -456,7 +433,7 @@ async fn bad_requests_are_400_with_one_line_and_do_not_affect_others() {
         ),
         ("invalid UTF-8", vec![b'{', 0xff, 0xfe, b'}']),
     ];
-    let good = with_uid(&broken_deployment(), "after-bad");
+    let good = with_uid(&deployment_without_ca(), "after-bad");
     for (what, body) in cases {
         for path in ["/validate", "/mutate"] {
             let r = round_trip(&mut conn, &mut buf, &post_request(path, &body))
@@ -534,11 +511,17 @@ async fn ops_port_health_readiness_and_metrics() {
         &["--kubelet-certificate-authority"],
     );
     for _ in 0..3 {
-        assert_eq!(s.post("/validate", &broken_deployment()).await.status, 200);
+        assert_eq!(
+            s.post("/validate", &deployment_without_ca()).await.status,
+            200
+        );
     }
     for _ in 0..2 {
         assert_eq!(s.post("/validate", &client_broken).await.status, 200);
-        assert_eq!(s.post("/mutate", &broken_deployment()).await.status, 200);
+        assert_eq!(
+            s.post("/mutate", &deployment_without_ca()).await.status,
+            200
+        );
     }
     assert!(s.post("/validate", &mirror).await.review().allowed());
     for _ in 0..2 {
@@ -647,7 +630,7 @@ async fn shutdown_finishes_a_slow_in_flight_request_and_reports_not_ready() {
     };
     assert_eq!(readyz().await, Some(200));
 
-    let review = with_uid(&broken_deployment(), "slow-body");
+    let review = with_uid(&deployment_without_ca(), "slow-body");
     let body = body_of(&review);
     let (first, rest) = body.split_at(body.len() / 2);
     let mut conn = tls_connect(s.addr, h1_config(&s.ca_pem)).await.unwrap();
@@ -721,7 +704,7 @@ async fn slow_loris_clients_do_not_hold_up_the_others() {
         c.flush().await.unwrap();
         half_head.push(c);
     }
-    let body = body_of(&with_uid(&broken_deployment(), "loris-late"));
+    let body = body_of(&with_uid(&deployment_without_ca(), "loris-late"));
     let mut half_body = Vec::new();
     for _ in 0..10 {
         let mut c = tls_connect(s.addr, h1_config(&s.ca_pem)).await.unwrap();
@@ -739,7 +722,7 @@ async fn slow_loris_clients_do_not_hold_up_the_others() {
         let r = post(
             &keep,
             &s.url("/validate"),
-            &with_uid(&broken_deployment(), &format!("k{i}")),
+            &with_uid(&deployment_without_ca(), &format!("k{i}")),
         )
         .await
         .review();
@@ -750,7 +733,7 @@ async fn slow_loris_clients_do_not_hold_up_the_others() {
         let r = post(
             &fresh,
             &s.url("/mutate"),
-            &with_uid(&broken_deployment(), &format!("f{i}")),
+            &with_uid(&deployment_without_ca(), &format!("f{i}")),
         )
         .await
         .review();
@@ -823,7 +806,10 @@ async fn stalled_clients_are_eventually_disconnected() {
     })
     .await;
     // The server itself is fine.
-    assert_eq!(s.post("/validate", &broken_deployment()).await.status, 200);
+    assert_eq!(
+        s.post("/validate", &deployment_without_ca()).await.status,
+        200
+    );
 }
 
 // --- admission semantics that are not about one rule -----------------------------------------
@@ -832,7 +818,7 @@ async fn stalled_clients_are_eventually_disconnected() {
 async fn request_dry_run_is_honoured() {
     // The webhook has no side effects: a dry-run request gets exactly the real answer.
     let s = TestServer::start(enforce()).await;
-    let real = with_uid(&broken_deployment(), "same-uid");
+    let real = with_uid(&deployment_without_ca(), "same-uid");
     let mut dry = real.clone();
     dry["request"]["dryRun"] = json!(true);
     for endpoint in ["/validate", "/mutate"] {
@@ -896,7 +882,7 @@ async fn delete_connect_and_subresources_are_allowed_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1beta1_is_echoed() {
     let s = TestServer::start(enforce()).await;
-    let mut review = with_uid(&broken_deployment(), "beta");
+    let mut review = with_uid(&deployment_without_ca(), "beta");
     review["apiVersion"] = json!("admission.k8s.io/v1beta1");
     let r = s.post("/validate", &review).await.review();
     assert_eq!(r.api_version(), "admission.k8s.io/v1beta1");
@@ -908,7 +894,7 @@ async fn v1beta1_is_echoed() {
     assert_eq!(r.api_version(), "admission.k8s.io/v1beta1");
     assert!(r.patch().is_some(), "{}", r.0);
     // And v1 stays v1.
-    let r = s.post("/validate", &broken_deployment()).await.review();
+    let r = s.post("/validate", &deployment_without_ca()).await.review();
     assert_eq!(r.api_version(), "admission.k8s.io/v1");
 }
 
@@ -926,7 +912,7 @@ async fn mtls_requires_a_client_certificate_from_the_ca() {
     let stranger = new_ca("someone else")
         .issue_client("kube-apiserver", 1)
         .unwrap();
-    let review = body_of(&with_uid(&broken_deployment(), "mtls"));
+    let review = body_of(&with_uid(&deployment_without_ca(), "mtls"));
 
     let before = s.metrics().await.get(M_HANDSHAKE_FAILURES, &[]);
     for (what, cert) in [

@@ -13,15 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const PROXY_VARS: [&str; 6] = [
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -166,10 +157,10 @@ fn have_curl() -> bool {
 /// directory) and return its stdout as JSON.
 fn run_printed(dir: &Path, line: &str) -> Value {
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", line]).current_dir(dir).stdin(Stdio::null());
-    for v in PROXY_VARS {
-        cmd.env_remove(v);
-    }
+    without_proxy(&mut cmd)
+        .args(["-c", line])
+        .current_dir(dir)
+        .stdin(Stdio::null());
     let out = cmd.output().expect("sh");
     assert!(
         out.status.success(),

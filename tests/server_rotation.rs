@@ -29,16 +29,7 @@ impl Traffic {
     fn start(s: &TestServer, clients: &[(&'static str, reqwest::Client)]) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let sent: Vec<Arc<AtomicU64>> = clients.iter().map(|_| Arc::default()).collect();
-        let review = {
-            let mut r = fixture("kube-apiserver.deployment.json");
-            drop_flags(
-                &mut r,
-                "/spec/template/spec",
-                "args",
-                &["--kubelet-certificate-authority"],
-            );
-            r
-        };
+        let review = deployment_without_ca();
         let tasks = clients
             .iter()
             .zip(&sent)

@@ -21,11 +21,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-pub const CLIENT: &str = "apiserver-kubelet-client-cert";
-pub const CA: &str = "apiserver-kubelet-ca";
-pub const CM: &str = "controller-manager-rotate-kubelet-server-cert";
-pub const KROT: &str = "kubelet-rotate-server-cert";
-pub const KBOOT: &str = "kubelet-server-tls-bootstrap";
+// The rule ids, spelled once for every black-box test.
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use common::{CA, CLIENT, CM, KBOOT, KROT};
 
 /// The longest a test waits for something that should happen promptly. Generous: a loaded
 /// 2-core debug build must never make a correct server look wrong.
@@ -774,4 +774,32 @@ pub fn edit_data(review: &mut Value, key: &str, old: &str, new: &str) {
     let s = text.as_str().expect("data is text").to_string();
     assert!(s.contains(old), "{ptr} does not contain {old:?}:\n{s}");
     *text = Value::String(s.replacen(old, new, 1));
+}
+
+/// A kube-apiserver Deployment review missing `--kubelet-certificate-authority`: denied in
+/// enforce mode, patched by /mutate.
+pub fn deployment_without_ca() -> Value {
+    let mut r = fixture("kube-apiserver.deployment.json");
+    drop_flags(
+        &mut r,
+        "/spec/template/spec",
+        "args",
+        &["--kubelet-certificate-authority"],
+    );
+    r
+}
+
+/// Clear the proxy settings of a child process: tests only ever contact loopback.
+pub fn without_proxy(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for v in [
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
 }
