@@ -1,0 +1,37 @@
+//! Visible skips. A test that cannot run (a tool, the shared corpus or Go is missing) calls
+//! `skip(reason)` and returns. libtest would count it as passed, so the reason is appended to
+//! `$KTG_SKIP_LOG`, which `scripts/test.sh` totals and names in its closing summary. With
+//! `CI=true` a skip is a failure: CI must run everything.
+//!
+//! Include it with `#[path = "../support/skip.rs"] pub mod skip;` from a shared test module.
+#![allow(dead_code)]
+
+use std::io::Write;
+
+/// Record that the current test skipped, and why. Panics under `CI=true`.
+pub fn skip(reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed test");
+    let line = format!("{test}: {reason}");
+    eprintln!("SKIP: {line}");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("skipped in CI, where every tool must be present: {line}");
+    }
+    if let Ok(path) = std::env::var("KTG_SKIP_LOG") {
+        // One short line per write with O_APPEND: concurrent tests don't interleave.
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{}", line.replace('\n', " "));
+        }
+    }
+}
+
+/// Skip unless `tool` is on PATH; returns whether it is.
+pub fn require_tool(tool: &str, what: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
+    });
+    if !found {
+        skip(&format!("{tool} is not installed; {what} not run"));
+    }
+    found
+}
