@@ -2,8 +2,8 @@
 //! Run: `cargo bench --bench check`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kubelet_tls_guard::audit;
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::node::check;
 use std::path::PathBuf;
 
 const APISERVER: &str = "apiVersion: v1

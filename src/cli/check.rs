@@ -1,7 +1,7 @@
 //! `check`: audit files, directories or stdin; exit 0 all pass, 1 findings, 2 bad input.
 
-use crate::audit;
-use crate::policy::{Policy, Profile};
+use crate::engine::policy::{Policy, Profile};
+use crate::node::check;
 use crate::report::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let records: Vec<audit::Record> = audit::expand(&args.paths)
+    let records: Vec<check::Record> = check::expand(&args.paths)
         .iter()
-        .flat_map(|i| audit::audit_input(i, &policy))
+        .flat_map(|i| check::audit_input(i, &policy))
         .collect();
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -49,9 +49,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
     for r in records
         .iter()
-        .filter(|r| r.status == crate::rules::Status::Error)
+        .filter(|r| r.status == crate::engine::rules::Status::Error)
     {
         eprintln!("error: {}", r.message);
     }
-    ExitCode::from(audit::exit_code(&records))
+    ExitCode::from(check::exit_code(&records))
 }

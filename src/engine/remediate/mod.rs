@@ -2,14 +2,14 @@
 //! object as received, touching only what must change. Flags go where the component's flags
 //! already are; a gate set to false is flipped in place; embedded YAML is edited as text.
 
-use crate::checks::{CA_FLAG, CERT_FLAG, GATE, KEY_FLAG, ROTATE_FLAG};
-use crate::component::Insert;
 use crate::engine::Remediation;
-use crate::flags::{Flags, Origin};
-use crate::policy::Policy;
-use crate::rules::{Finding, RuleId};
-use crate::shell;
-use crate::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::checks::{CA_FLAG, CERT_FLAG, GATE, KEY_FLAG, ROTATE_FLAG};
+use crate::engine::policy::Policy;
+use crate::engine::read::component::Insert;
+use crate::engine::read::flags::{Flags, Origin};
+use crate::engine::read::shell;
+use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::rules::{Finding, RuleId};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::{Value, json};
@@ -579,7 +579,7 @@ pub fn edit_doc(text: &str, doc: usize, ops: &[PatchOperation]) -> Result<String
 #[cfg(test)]
 mod tests {
     use crate::engine;
-    use crate::policy::Policy;
+    use crate::engine::policy::Policy;
     use serde_json::json;
 
     #[test]

@@ -1,10 +1,16 @@
 //! The one entry point the webhook and the CLI share:
 //! object (JSON) → subjects (components and their settings) → rule findings → patch.
 
-use crate::policy::Policy;
-use crate::rules::{Finding, RuleId};
-use crate::{checks, remediate, subjects};
+use crate::engine::policy::Policy;
+use crate::engine::read::subjects;
+use crate::engine::rules::{Finding, RuleId};
 use serde_json::Value;
+
+pub mod checks;
+pub mod policy;
+pub mod read;
+pub mod remediate;
+pub mod rules;
 
 /// What kind of object was evaluated, as far as the rules care.
 /// Why a mirror pod is never patched (DESIGN.md section 2).

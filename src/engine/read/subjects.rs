@@ -1,10 +1,10 @@
 //! Find what the rules look at inside an object: the component invocations of a pod (or pod
 //! template), a KubeletConfiguration, or kubeadm's extraArgs. Parsing only; no verdicts here.
 
-use crate::component::{self, Invocation};
 use crate::engine::Target;
-use crate::flags::{Flags, Origin, Token};
-use crate::rules::Component;
+use crate::engine::read::component::{self, Invocation};
+use crate::engine::read::flags::{Flags, Origin, Token};
+use crate::engine::rules::Component;
 use serde_json::Value;
 
 /// One component found in an object, with where its settings live.

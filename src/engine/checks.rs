@@ -1,10 +1,10 @@
 //! The verdict of each rule on one subject (DESIGN.md section 1). Pure functions of the parsed
 //! settings and the profile; messages say what holds and the exact setting to add.
 
-use crate::flags::{Flags, Gates};
-use crate::policy::{Policy, Profile};
-use crate::rules::{Component, Finding, RuleId, Status};
-use crate::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::policy::{Policy, Profile};
+use crate::engine::read::flags::{Flags, Gates};
+use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::rules::{Component, Finding, RuleId, Status};
 use serde_json::Value;
 
 pub const GATE: &str = "RotateKubeletServerCertificate";
