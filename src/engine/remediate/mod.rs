@@ -2,13 +2,14 @@
 //! object as received, touching only what must change. Flags go where the component's flags
 //! already are; a gate set to false is flipped in place; embedded YAML is edited as text.
 
-use crate::engine::Remediation;
-use crate::engine::checks::{CA_FLAG, CERT_FLAG, GATE, KEY_FLAG, ROTATE_FLAG};
 use crate::engine::policy::Policy;
 use crate::engine::read::component::Insert;
 use crate::engine::read::flags::{Flags, Origin};
 use crate::engine::read::shell;
 use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::rules::{
+    CA_FLAG, CERT_FLAG, CONFIG_BOOTSTRAP, CONFIG_GATES, GATE, GATES_FLAG, KEY_FLAG, ROTATE_FLAG,
+};
 use crate::engine::rules::{Finding, RuleId};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
@@ -17,6 +18,18 @@ use std::collections::BTreeMap;
 
 /// The warning every patch that adds the kubelet CA flag carries (kept under 256 characters).
 pub const CA_WARNING: &str = "adding --kubelet-certificate-authority breaks kubectl logs/exec/port-forward unless every kubelet serves a certificate signed by that CA (serverTLSBootstrap: true + approved kubelet-serving CSRs)";
+
+/// The remediation of one object: RFC 6902 operations against the object exactly as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Remediation {
+    pub patch: Vec<json_patch::PatchOperation>,
+    /// Rules whose violation the patch fixes.
+    pub fixed: Vec<RuleId>,
+    /// Rules that fall short but cannot be patched here, with the reason.
+    pub not_remediable: Vec<(RuleId, String)>,
+    /// Things the operator must know about the patch (e.g. the CA flag needs serving certs).
+    pub warnings: Vec<String>,
+}
 
 fn ptr(s: &str) -> PointerBuf {
     PointerBuf::parse(s).unwrap_or_default()
@@ -115,7 +128,7 @@ pub fn subject(
                 }
                 for (flag, value) in wanted {
                     match flag {
-                        "feature-gates" => edits.gate(),
+                        GATES_FLAG => edits.gate(),
                         ROTATE_FLAG => edits.set(flag, "true"),
                         _ => {
                             // Keep a pair flag that is already set.
@@ -137,7 +150,7 @@ pub fn subject(
             let mut ops = Vec::new();
             for rule in &rules {
                 match rule {
-                    RuleId::KubeletRotateServerCert => match cfg.get("featureGates") {
+                    RuleId::KubeletRotateServerCert => match cfg.get(CONFIG_GATES) {
                         Some(Value::Object(g)) if g.contains_key(GATE) => {
                             ops.push(replace(&format!("/featureGates/{GATE}"), json!(true)))
                         }
@@ -147,7 +160,7 @@ pub fn subject(
                         Some(_) => ops.push(replace("/featureGates", json!({GATE: true}))),
                         None => ops.push(add("/featureGates", json!({GATE: true}))),
                     },
-                    RuleId::KubeletServerTlsBootstrap => match cfg.get("serverTLSBootstrap") {
+                    RuleId::KubeletServerTlsBootstrap => match cfg.get(CONFIG_BOOTSTRAP) {
                         Some(_) => ops.push(replace("/serverTLSBootstrap", json!(true))),
                         None => ops.push(add("/serverTLSBootstrap", json!(true))),
                     },
@@ -169,7 +182,7 @@ pub fn subject(
                     .unwrap_or("/etc/kubernetes/pki");
                 if let Some((_, outside)) = wanted
                     .iter()
-                    .find(|(f, v)| *f != "feature-gates" && !covered(v, &kubeadm_mounts(k, dir)))
+                    .find(|(f, v)| *f != GATES_FLAG && !covered(v, &kubeadm_mounts(k, dir)))
                 {
                     out.not_remediable.push((
                         *rule,
@@ -178,7 +191,7 @@ pub fn subject(
                     continue;
                 }
                 for (flag, value) in wanted {
-                    if flag == "feature-gates" {
+                    if flag == GATES_FLAG {
                         // The gate is flipped in place only in the occurrence that sets it.
                         let last = k.flags.occurrences.iter().rposition(|o| o.name == flag);
                         let current = last.and_then(|i| k.flags.occurrences[i].value.clone());
@@ -235,7 +248,7 @@ fn wanted_flags(rule: RuleId, policy: &Policy) -> Vec<(&'static str, String)> {
             (KEY_FLAG, r.kubelet_client_key.clone()),
         ],
         RuleId::ControllerManagerRotateKubeletServerCert | RuleId::KubeletRotateServerCert => {
-            vec![("feature-gates", format!("{GATE}=true"))]
+            vec![(GATES_FLAG, format!("{GATE}=true"))]
         }
         RuleId::KubeletServerTlsBootstrap => vec![(ROTATE_FLAG, "true".into())],
     }
@@ -477,7 +490,7 @@ impl<'a> FlagEdits<'a> {
                 .flags
                 .occurrences
                 .iter()
-                .rposition(|o| o.name == "feature-gates"),
+                .rposition(|o| o.name == GATES_FLAG),
         };
         let Some(n) = target else {
             self.appended.push(format!("--feature-gates={GATE}=true"));
