@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for policy in POLICIES.iter() {
-        let Ok(fixed) = fixer::fix_text(&text, policy) else {
+        let Ok(fixed) = fix::fix_text(&text, policy) else {
             continue;
         };
         if let Err(e) = inputs::parse(&fixed.text) {
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
                 fixed.text
             );
         }
-        match fixer::fix_text(&fixed.text, policy) {
+        match fix::fix_text(&fixed.text, policy) {
             Ok(again) => assert!(
                 again.text == fixed.text,
                 "fix is not idempotent\n--- first:\n{}\n--- second:\n{}",
