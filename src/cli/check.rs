@@ -31,7 +31,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let records: Vec<check::Record> = check::expand(&args.paths)
+    let records: Vec<report::Record> = check::expand(&args.paths)
         .iter()
         .flat_map(|i| check::audit_input(i, &policy))
         .collect();
@@ -53,5 +53,5 @@ pub fn run(args: CheckArgs) -> ExitCode {
     {
         eprintln!("error: {}", r.message);
     }
-    ExitCode::from(check::exit_code(&records))
+    ExitCode::from(report::exit_code(&records))
 }
