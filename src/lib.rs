@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod fsio;
 pub mod install;
 pub mod node;
 pub mod report;

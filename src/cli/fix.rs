@@ -3,6 +3,7 @@
 //! that cannot be fixed here remain; 2: a file could not be read, parsed, edited or written.
 
 use crate::engine::policy::{Policy, Profile};
+use crate::fsio::{self, WriteOptions};
 use crate::node::check::{self, Input};
 use crate::node::fix;
 use std::io::Write;
@@ -23,7 +24,8 @@ pub struct FixArgs {
     /// Rewrite the files atomically.
     #[arg(long)]
     pub in_place: bool,
-    /// With --in-place: keep the original as FILE<SUFFIX> (e.g. .bak).
+    /// With --in-place: keep the original beside it as .FILE<SUFFIX> (e.g. .bak). The backup is
+    /// hidden because the kubelet runs every non-hidden file in its static pod directory.
     #[arg(long, requires = "in_place")]
     pub backup_suffix: Option<String>,
     /// Files, directories (read recursively) or `-` for stdin.
@@ -113,7 +115,15 @@ pub fn run(args: FixArgs) -> ExitCode {
                     } else {
                         fixed.text.clone()
                     };
-                    fix::write_atomic(p, &content, args.backup_suffix.as_deref())
+                    let opts = WriteOptions {
+                        mode: None,
+                        backup_suffix: args.backup_suffix.as_deref(),
+                    };
+                    fsio::write_atomic(p, content.as_bytes(), opts).map(|backup| {
+                        if let Some(b) = backup {
+                            eprintln!("{name}: backup in {}", b.display());
+                        }
+                    })
                 }
                 Input::Stdin => {
                     eprintln!("error: --in-place cannot rewrite stdin");

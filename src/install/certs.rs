@@ -4,13 +4,13 @@
 //! is given (a development CA under `certs/dev/`). The CA key is never written: renewing means a
 //! new CA and a new `caBundle`, so no long-lived signing key lies around next to the webhook.
 
+use crate::fsio::{self, WriteOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -213,33 +213,26 @@ pub fn write_bundle(dir: &Path, bundle: &CertBundle, force: bool) -> Result<(), 
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let [ca, crt, key] = paths;
-    write_atomic(&ca, bundle.ca_cert_pem.as_bytes(), 0o644).map_err(io(&ca))?;
-    write_atomic(&key, bundle.serving.key_pem.as_bytes(), 0o600).map_err(io(&key))?;
-    write_atomic(&crt, bundle.serving.cert_pem.as_bytes(), 0o644).map_err(io(&crt))?;
+    // The key is written 0600 before any byte of it exists on disk.
+    write_new(&ca, bundle.ca_cert_pem.as_bytes(), 0o644).map_err(io(&ca))?;
+    write_new(&key, bundle.serving.key_pem.as_bytes(), 0o600).map_err(io(&key))?;
+    write_new(&crt, bundle.serving.cert_pem.as_bytes(), 0o644).map_err(io(&crt))?;
     Ok(())
 }
 
-/// Write through a temporary file in the same directory and rename, so a reader (the server's
-/// reload poller) never sees half a file. The mode is set before any byte is written.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".kubelet-tls-guard-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(mode));
+/// Write a certificate file atomically with `mode`, replacing what `--force` allowed to replace
+/// (a replaced file gets `mode` too: the old key's mode must not carry over to a new key).
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let opts = WriteOptions {
+        mode: Some(mode),
+        backup_suffix: None,
+    };
+    fsio::write_atomic(path, contents, opts).map(|_| ())
 }
 
 /// Check that the bundle in `dir` can serve `names` for at least `min_remaining` more:

@@ -11,8 +11,6 @@ use crate::node::inputs::{self, Item};
 use json_patch::PatchOperation;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
 /// The outcome of fixing one text.
 #[derive(Debug, Default)]
@@ -161,35 +159,4 @@ pub fn diff(name: &str, old: &str, new: &str) -> String {
             &format!("b/{}", name.trim_start_matches('/')),
         )
         .to_string()
-}
-
-/// Replace `path`'s content atomically: temp file in the same directory, fsync, rename, with
-/// the original's mode (and owner, when we may) kept; `backup` keeps a copy of the original.
-pub fn write_atomic(path: &Path, content: &str, backup: Option<&str>) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    // Write through symlinks (Secret and ConfigMap mounts are links): replace the target.
-    let target = std::fs::canonicalize(path)?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(&target)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kubelet-tls-guard-")
-        .tempfile_in(dir)?;
-    tmp.write_all(content.as_bytes())?;
-    tmp.as_file().set_permissions(meta.permissions())?;
-    // Only root may give a file away; elsewhere the owner is already ours.
-    let _ = std::os::unix::fs::chown(tmp.path(), Some(meta.uid()), Some(meta.gid()));
-    tmp.as_file().sync_all()?;
-    if let Some(suffix) = backup {
-        let mut name = target.as_os_str().to_owned();
-        name.push(suffix);
-        let bak = std::path::PathBuf::from(name);
-        std::fs::copy(&target, &bak)?;
-        std::fs::File::open(&bak)?.sync_all()?;
-    }
-    tmp.persist(&target).map_err(|e| e.error)?;
-    // Make the rename itself durable.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

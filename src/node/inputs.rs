@@ -3,6 +3,7 @@
 
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::shell;
+use crate::fsio::ReadError;
 use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
@@ -57,18 +58,14 @@ pub struct InputError(pub String);
 
 /// Read a file as text, refusing what cannot be a manifest (too big, binary, not UTF-8).
 pub fn read(path: &Path) -> Result<String, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError(format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(InputError("not a regular file".into()));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(InputError(format!(
-            "file is {} bytes, over the {} MiB limit for a manifest",
-            meta.len(),
+    let bytes = crate::fsio::read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::Io(e) => InputError(format!("cannot read: {e}")),
+        ReadError::NotRegular => InputError("not a regular file".into()),
+        ReadError::TooLarge(_) => InputError(format!(
+            "file is over the {} MiB limit for a manifest",
             MAX_FILE_BYTES / 1024 / 1024
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| InputError(format!("cannot read: {e}")))?;
+        )),
+    })?;
     decode(bytes)
 }
 
