@@ -12,6 +12,7 @@ pub mod engine;
 pub mod fixer;
 pub mod flags;
 pub mod inputs;
+pub mod node;
 pub mod policy;
 pub mod remediate;
 pub mod report;

@@ -18,8 +18,17 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Judge the components running on this node (their processes) instead of files.
+    #[arg(long, conflicts_with = "paths")]
+    pub node: bool,
+    /// With --node: the node's `/` (e.g. /host in a pod); the kubelet's paths resolve under it.
+    #[arg(long, default_value = "/", requires = "node")]
+    pub root: PathBuf,
+    /// With --node: the proc filesystem to scan (the host's, so the pod needs hostPID).
+    #[arg(long = "proc", default_value = "/proc", requires = "node")]
+    pub proc_dir: PathBuf,
     /// Files, directories (read recursively) or `-` for stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "node")]
     pub paths: Vec<PathBuf>,
 }
 
@@ -31,10 +40,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let records: Vec<audit::Record> = audit::expand(&args.paths)
-        .iter()
-        .flat_map(|i| audit::audit_input(i, &policy))
-        .collect();
+    let records: Vec<audit::Record> = if args.node {
+        crate::node::running::check_node(&args.root, &args.proc_dir, &policy)
+    } else {
+        audit::expand(&args.paths)
+            .iter()
+            .flat_map(|i| audit::audit_input(i, &policy))
+            .collect()
+    };
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::BufWriter::new(stdout.lock());
