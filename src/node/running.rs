@@ -4,6 +4,7 @@
 
 use crate::audit::Record;
 use crate::checks;
+use crate::flags::Flags;
 use crate::node::drift;
 use crate::node::kubelet_merge::{self, Field, Layer, Merged};
 use crate::node::proc::{self, Process, Scan};
@@ -57,9 +58,10 @@ pub fn judge(scan: &Scan, root: &Path, proc_dir: &Path, policy: &Policy) -> Vec<
         {
             pod_dirs.push(dir);
         }
-        let findings = kubelet(p, &merged, policy);
+        let findings = kubelet(&p.flags, &merged, policy, &|_| None);
         complete(
             &format!("process:{}", p.pid),
+            KIND,
             p.component,
             &findings,
             &mut out,
@@ -73,6 +75,7 @@ pub fn judge(scan: &Scan, root: &Path, proc_dir: &Path, policy: &Policy) -> Vec<
         let findings = control_plane(p, root, &pod_dirs, policy);
         complete(
             &format!("process:{}", p.pid),
+            KIND,
             p.component,
             &findings,
             &mut out,
@@ -87,18 +90,8 @@ pub fn judge(scan: &Scan, root: &Path, proc_dir: &Path, policy: &Policy) -> Vec<
                 scan.unreadable
             );
             let source = proc_dir.display().to_string();
-            for &rule in c.rules() {
-                out.push(record(
-                    &source,
-                    c,
-                    rule,
-                    "",
-                    Status::Skip,
-                    message.clone(),
-                    None,
-                ));
-            }
-            complete(&source, c, &[], &mut out);
+            let skips: Vec<Finding> = c.rules().iter().map(|&r| skip(r, &message)).collect();
+            complete(&source, KIND, c, &skips, &mut out);
         }
     }
     out
@@ -133,9 +126,14 @@ fn field_of(rule: RuleId) -> Field {
 }
 
 /// The kubelet: its merged configuration and its flags together, one finding per rule, each
-/// saying which layer decided it.
-fn kubelet(p: &Process, merged: &Merged, policy: &Policy) -> Vec<Finding> {
-    let mut findings = checks::kubelet(Some(&merged.files), Some(&p.flags), "", policy);
+/// saying which layer decided it. `flag_source` says where a flag was written, when known.
+pub fn kubelet(
+    flags: &Flags,
+    merged: &Merged,
+    policy: &Policy,
+    flag_source: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
+    let mut findings = checks::kubelet(Some(&merged.files), Some(flags), "", policy);
     for f in &mut findings {
         let field = field_of(f.rule);
         let by_flag = matches!(merged.origin.get(&field), Some(Layer::Flag(_)));
@@ -155,13 +153,24 @@ fn kubelet(p: &Process, merged: &Merged, policy: &Policy) -> Vec<Finding> {
             .origin
             .get(&field)
             .map_or_else(|| "kubelet default".to_string(), ToString::to_string);
-        f.message = format!("{} ({})", f.message, provenance(merged, field));
+        f.message = format!("{} ({})", f.message, provenance(merged, field, flag_source));
     }
     findings
 }
 
 /// Which layer decided `field`, in words.
-pub fn provenance(merged: &Merged, field: Field) -> String {
+pub fn provenance(
+    merged: &Merged,
+    field: Field,
+    flag_source: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    let show = |l: &Layer| match l {
+        Layer::Flag(name) => match flag_source(name) {
+            Some(from) => format!("{l} ({from})"),
+            None => l.to_string(),
+        },
+        _ => l.to_string(),
+    };
     let name = field.keys().join(".");
     let history = merged.history.get(&field).map(Vec::as_slice).unwrap_or(&[]);
     match history.split_last() {
@@ -174,9 +183,9 @@ pub fn provenance(merged: &Merged, field: Field) -> String {
             } else {
                 "removed by the"
             };
-            let mut s = format!("{name} {verb} {last}");
+            let mut s = format!("{name} {verb} {}", show(last));
             if !earlier.is_empty() {
-                let over: Vec<String> = earlier.iter().rev().map(ToString::to_string).collect();
+                let over: Vec<String> = earlier.iter().rev().map(show).collect();
                 s.push_str(&format!(", overriding the {}", over.join(" and the ")));
             }
             s
@@ -184,54 +193,43 @@ pub fn provenance(merged: &Merged, field: Field) -> String {
     }
 }
 
-fn record(
-    source: &str,
-    component: Component,
-    rule: RuleId,
-    location: &str,
-    status: Status,
-    message: String,
-    remediation: Option<String>,
-) -> Record {
-    Record {
-        source: source.to_string(),
-        object: component.as_str().to_string(),
-        kind: KIND.to_string(),
-        component: Some(rule.component()),
-        location: location.to_string(),
-        rule: Some(rule),
-        controls: rule.controls().to_vec(),
-        status,
-        message,
-        remediation,
+/// A `skip` finding for `rule`.
+pub(crate) fn skip(rule: RuleId, message: &str) -> Finding {
+    Finding {
+        rule,
+        component: rule.component(),
+        location: String::new(),
+        status: Status::Skip,
+        message: message.to_string(),
+        remediation: None,
     }
 }
 
 /// Findings as records, plus a `skip` for the rules of the other components.
-fn complete(source: &str, component: Component, findings: &[Finding], out: &mut Vec<Record>) {
-    for f in findings {
-        out.push(record(
-            source,
-            component,
-            f.rule,
-            &f.location,
-            f.status,
-            f.message.clone(),
-            f.remediation.clone(),
-        ));
-    }
-    for rule in RuleId::ALL {
-        if rule.component() != component {
-            let message = format!("not a {} process", rule.component());
-            out.push(record(
-                source,
-                component,
-                rule,
-                "",
-                Status::Skip,
-                message,
-                None,
-            ));
-        }
+pub(crate) fn complete(
+    source: &str,
+    kind: &str,
+    component: Component,
+    findings: &[Finding],
+    out: &mut Vec<Record>,
+) {
+    let other: Vec<Finding> = RuleId::ALL
+        .into_iter()
+        .filter(|r| r.component() != component)
+        .map(|r| skip(r, &format!("not a {}", r.component())))
+        .collect();
+    for f in findings.iter().chain(&other) {
+        out.push(Record {
+            source: source.to_string(),
+            object: component.as_str().to_string(),
+            kind: kind.to_string(),
+            component: Some(f.rule.component()),
+            location: f.location.clone(),
+            rule: Some(f.rule),
+            controls: f.rule.controls().to_vec(),
+            status: f.status,
+            message: f.message.clone(),
+            remediation: f.remediation.clone(),
+        });
     }
 }
