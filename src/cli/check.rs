@@ -21,14 +21,15 @@ pub struct CheckArgs {
     /// Judge the components running on this node (their processes) instead of files.
     #[arg(long, conflicts_with = "paths")]
     pub node: bool,
-    /// With --node: the node's `/` (e.g. /host in a pod); the kubelet's paths resolve under it.
-    #[arg(long, default_value = "/", requires = "node")]
-    pub root: PathBuf,
+    /// The node's `/` (e.g. /host in a pod); the kubelet's paths resolve under it. Without
+    /// --node: judge that node's files as it runs them (`check /` does the same for `/`).
+    #[arg(long, conflicts_with = "paths")]
+    pub root: Option<PathBuf>,
     /// With --node: the proc filesystem to scan (the host's, so the pod needs hostPID).
     #[arg(long = "proc", default_value = "/proc", requires = "node")]
     pub proc_dir: PathBuf,
     /// Files, directories (read recursively) or `-` for stdin.
-    #[arg(required_unless_present = "node")]
+    #[arg(required_unless_present_any = ["node", "root"])]
     pub paths: Vec<PathBuf>,
 }
 
@@ -40,8 +41,13 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `check /` is a whole node: judged as it runs, like `--root /`.
+    let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
     let records: Vec<audit::Record> = if args.node {
-        crate::node::running::check_node(&args.root, &args.proc_dir, &policy)
+        crate::node::running::check_node(&root, &args.proc_dir, &policy)
+    } else if args.root.is_some() || whole_node {
+        crate::node::tree::check_tree(&root, &policy)
     } else {
         audit::expand(&args.paths)
             .iter()

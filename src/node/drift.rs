@@ -43,18 +43,8 @@ pub fn setting(rule: RuleId, flags: &Flags) -> String {
 /// with each manifest's kubelet path. The kubelet reads every file there except hidden ones;
 /// files it could not read are left to `check`, which reports them on their own.
 pub fn manifests(root: &Path, dir: &Path, component: Component) -> Vec<(PathBuf, Flags)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for file in files {
+    for file in static_pod_files(dir) {
         let Ok(text) = inputs::read(&file) else {
             continue;
         };
@@ -88,6 +78,21 @@ pub fn manifests(root: &Path, dir: &Path, component: Component) -> Vec<(PathBuf,
         }
     }
     out
+}
+
+/// The files the kubelet runs as static pods: every regular, non-hidden file of `dir`.
+pub fn static_pod_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
 }
 
 /// Compare the running flags with the manifests for `component`. A rule gets a note when no
