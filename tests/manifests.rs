@@ -13,9 +13,9 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kubelet_tls_guard::engine::policy::{Mode, Policy};
 use kubelet_tls_guard::engine::{self, Target};
-use kubelet_tls_guard::policy::{Mode, Policy};
-use kubelet_tls_guard::webhook_config::{
+use kubelet_tls_guard::install::webhook_config::{
     self, CaSource, WebhookMode, WebhookOptions, match_expression,
 };
 use serde::de::DeserializeOwned;

@@ -2,7 +2,7 @@
 //! config file, per field; maps merge, lists replace, `null` removes (JSON merge patch), and the
 //! layer named as deciding is the last one that set the field.
 
-use kubelet_tls_guard::flags::{Flags, Origin, Token};
+use kubelet_tls_guard::engine::read::flags::{Flags, Origin, Token};
 use kubelet_tls_guard::node::kubelet_merge::{self, Field, Layer};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

@@ -1,6 +1,6 @@
 //! `certs`: a CA and a serving certificate for the webhook Service.
 
-use crate::certs::{self, DEFAULT_NAMESPACE, DEFAULT_SERVICE};
+use crate::install::certs::{self, DEFAULT_NAMESPACE, DEFAULT_SERVICE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

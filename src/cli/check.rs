@@ -1,7 +1,7 @@
 //! `check`: audit files, directories or stdin; exit 0 all pass, 1 findings, 2 bad input.
 
-use crate::audit;
-use crate::policy::{Policy, Profile};
+use crate::engine::policy::{Policy, Profile};
+use crate::node::check;
 use crate::report::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -44,14 +44,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // `check /` is a whole node: judged as it runs, like `--root /`.
     let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
     let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let records: Vec<audit::Record> = if args.node {
+    let records: Vec<check::Record> = if args.node {
         crate::node::running::check_node(&root, &args.proc_dir, &policy)
     } else if args.root.is_some() || whole_node {
         crate::node::tree::check_tree(&root, &policy)
     } else {
-        audit::expand(&args.paths)
+        check::expand(&args.paths)
             .iter()
-            .flat_map(|i| audit::audit_input(i, &policy))
+            .flat_map(|i| check::audit_input(i, &policy))
             .collect()
     };
     let stdout = std::io::stdout();
@@ -68,9 +68,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
     for r in records
         .iter()
-        .filter(|r| r.status == crate::rules::Status::Error)
+        .filter(|r| r.status == crate::engine::rules::Status::Error)
     {
         eprintln!("error: {}", r.message);
     }
-    ExitCode::from(audit::exit_code(&records))
+    ExitCode::from(check::exit_code(&records))
 }

@@ -1,7 +1,7 @@
 //! `webhook-config`: print the Validating- (and with `--remediate` the Mutating-)
 //! WebhookConfiguration for `kubectl apply -f -`.
 
-use crate::webhook_config::{self, CaSource, WebhookMode, WebhookOptions};
+use crate::install::webhook_config::{self, CaSource, WebhookMode, WebhookOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,11 +4,11 @@
 //! override `Environment=`), and the last `ExecStart=` with its `$VAR`s expanded. Every word
 //! remembers where it came from, so a verdict can name the file that set a flag.
 
-use crate::flags::Flags;
-use crate::inputs;
+use crate::engine::read::flags::Flags;
+use crate::engine::rules::Component;
+use crate::node::inputs;
 use crate::node::kubelet_merge::{LayerError, host_path};
 use crate::node::proc;
-use crate::rules::Component;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

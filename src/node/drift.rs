@@ -1,11 +1,11 @@
 //! Drift between a running static-pod component and its manifest: the file under the kubelet's
 //! `staticPodPath` was edited (fixed, or broken) but the pod still runs the old flags.
 
-use crate::checks::{CA_FLAG, CERT_FLAG, GATE, KEY_FLAG};
-use crate::component;
-use crate::flags::Flags;
-use crate::inputs::{self, Item};
-use crate::rules::{Component, RuleId};
+use crate::engine::read::component;
+use crate::engine::read::flags::Flags;
+use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATE, KEY_FLAG};
+use crate::engine::rules::{Component, RuleId};
+use crate::node::inputs::{self, Item};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -123,7 +123,7 @@ pub fn compare(component: Component, running: &Flags, found: &[(PathBuf, Flags)]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::{Origin, Token};
+    use crate::engine::read::flags::{Origin, Token};
 
     fn flags(words: &[&str]) -> Flags {
         Flags::parse(

@@ -6,9 +6,9 @@
 //!
 //! Each field the rules read keeps the layer that decided it, so a verdict can name it.
 
-use crate::checks::{GATE, ROTATE_FLAG};
-use crate::flags::Flags;
-use crate::inputs::{self, Item};
+use crate::engine::read::flags::Flags;
+use crate::engine::rules::{GATE, ROTATE_FLAG};
+use crate::node::inputs::{self, Item};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;

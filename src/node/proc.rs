@@ -5,9 +5,9 @@
 //! while we read, or belongs to another user under `hidepid`, cannot be read. None of those
 //! is an error: the process is simply not one of ours.
 
-use crate::component::{self, Insert};
-use crate::flags::Flags;
-use crate::rules::Component;
+use crate::engine::read::component::{self, Insert};
+use crate::engine::read::flags::Flags;
+use crate::engine::rules::Component;
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::{Path, PathBuf};

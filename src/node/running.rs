@@ -2,14 +2,14 @@
 //! (DESIGN.md section 9). Records follow section 6; `source` is `process:PID`, `object` the
 //! component, and every object shows all five rules like `check` does.
 
-use crate::audit::Record;
-use crate::checks;
-use crate::flags::Flags;
+use crate::engine::checks;
+use crate::engine::policy::Policy;
+use crate::engine::read::flags::Flags;
+use crate::engine::rules::{Component, Finding, RuleId, Status};
+use crate::node::check::Record;
 use crate::node::drift;
 use crate::node::kubelet_merge::{self, Field, Layer, Merged};
 use crate::node::proc::{self, Process, Scan};
-use crate::policy::Policy;
-use crate::rules::{Component, Finding, RuleId, Status};
 use std::path::{Path, PathBuf};
 
 pub const KIND: &str = "Process";

@@ -3,12 +3,12 @@
 //! per rule, naming the file that decided it); the control plane from the static pod manifests
 //! under the kubelet's `staticPodPath`, one file per component. `check FILE` keeps the per-file view.
 
-use crate::audit::{self, Input, Record};
+use crate::engine::policy::Policy;
+use crate::engine::rules::{Component, Status};
+use crate::node::check::{self as audit, Input, Record};
 use crate::node::kubelet_merge::{self, host_path};
 use crate::node::running::{self, complete, skip};
 use crate::node::{declared, drift};
-use crate::policy::Policy;
-use crate::rules::{Component, Status};
 use std::path::{Path, PathBuf};
 
 pub const KIND: &str = "KubeletService";

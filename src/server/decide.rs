@@ -3,9 +3,9 @@
 //! Pure: no I/O, no clock. The HTTP layer records metrics and logs from the [`Outcome`].
 
 use super::admission::{AdmissionRequest, Response, Status as HttpStatus};
+use crate::engine::policy::{MirrorPods, Mode, Policy};
+use crate::engine::rules::{Finding, RuleId, Status};
 use crate::engine::{self, Target};
-use crate::policy::{MirrorPods, Mode, Policy};
-use crate::rules::{Finding, RuleId, Status};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -626,7 +626,7 @@ fn mutate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Component;
+    use crate::engine::rules::Component;
 
     fn finding(rule: RuleId, message: &str, fix: Option<&str>) -> Finding {
         Finding {

@@ -4,7 +4,7 @@
 use super::admission::{self, parse_review};
 use super::decide::{Endpoint, decide, kind_label};
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
-use crate::policy::Policy;
+use crate::engine::policy::Policy;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};

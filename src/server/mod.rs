@@ -14,7 +14,7 @@ pub mod reload;
 pub mod shutdown;
 pub mod tls;
 
-use crate::policy::Policy;
+use crate::engine::policy::Policy;
 use metrics::Metrics;
 use ops::Health;
 use std::net::SocketAddr;

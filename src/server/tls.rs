@@ -35,7 +35,7 @@ pub fn load_pem(
     let Some(leaf) = chain.first() else {
         return Err("certificate: no PEM CERTIFICATE block".into());
     };
-    let not_after = crate::certs::not_after_unix(leaf);
+    let not_after = crate::install::certs::not_after_unix(leaf);
     if not_after.is_none() {
         return Err("certificate: not a valid X.509 certificate".into());
     }
@@ -151,7 +151,7 @@ pub fn server_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs;
+    use crate::install::certs;
 
     #[test]
     fn loads_a_generated_pair_and_rejects_mismatch_and_garbage() {

@@ -6,6 +6,8 @@
 //! checked: the edited text must parse to exactly what `json_patch` makes of the parsed
 //! original, or the edit is refused.
 
+mod doc;
+mod insert;
 mod plan;
 mod render;
 mod scalar_lines;
@@ -15,8 +17,8 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
+use doc::Doc;
 use json_patch::PatchOperation;
-use plan::Doc;
 use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;

@@ -6,8 +6,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use base64::Engine as _;
-use kubelet_tls_guard::certs::{CertAuthority, IssuedCert};
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::install::certs::{CertAuthority, IssuedCert};
 use kubelet_tls_guard::server::{self, RunningServer, ServerOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};

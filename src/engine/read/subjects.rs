@@ -1,10 +1,9 @@
 //! Find what the rules look at inside an object: the component invocations of a pod (or pod
 //! template), a KubeletConfiguration, or kubeadm's extraArgs. Parsing only; no verdicts here.
 
-use crate::component::{self, Invocation};
-use crate::engine::Target;
-use crate::flags::{Flags, Origin, Token};
-use crate::rules::Component;
+use crate::engine::read::component::{self, Invocation};
+use crate::engine::read::flags::{Flags, Origin, Token};
+use crate::engine::rules::Component;
 use serde_json::Value;
 
 /// One component found in an object, with where its settings live.
@@ -45,6 +44,21 @@ pub struct KubeadmArgs {
     pub list_form: bool,
     /// extraArgs as `--name=value` tokens (`Origin::None`), in order.
     pub flags: Flags,
+}
+
+/// What kind of object was evaluated, as far as the rules care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing control-plane related: allowed at once, no findings.
+    NotRelevant,
+    /// A Pod. `mirror`: the API copy of a static pod (never patched).
+    Pod { mirror: bool },
+    /// The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob).
+    PodTemplate { workload: String },
+    /// A KubeletConfiguration document, or the kubelet-config ConfigMap holding one.
+    KubeletConfig,
+    /// kubeadm's ClusterConfiguration, alone or in the kubeadm-config ConfigMap.
+    KubeadmConfig,
 }
 
 const WORKLOADS: &[&str] = &[

@@ -1,7 +1,7 @@
 //! The policy file (DESIGN.md section 6): profile, modes, remediation defaults, exemptions.
 //! Parsed once at start-up; the request path only reads it.
 
-use crate::rules::RuleId;
+use crate::engine::rules::RuleId;
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,40 +1,22 @@
 //! The one entry point the webhook and the CLI share:
 //! object (JSON) → subjects (components and their settings) → rule findings → patch.
 
-use crate::policy::Policy;
-use crate::rules::{Finding, RuleId};
-use crate::{checks, remediate, subjects};
+use crate::engine::policy::Policy;
+use crate::engine::read::subjects;
+use crate::engine::rules::{Finding, RuleId};
 use serde_json::Value;
 
-/// What kind of object was evaluated, as far as the rules care.
+pub use read::subjects::Target;
+pub use remediate::Remediation;
+
+pub mod checks;
+pub mod policy;
+pub mod read;
+pub mod remediate;
+pub mod rules;
+
 /// Why a mirror pod is never patched (DESIGN.md section 2).
 pub const MIRROR_REASON: &str = "mirror pod of a static pod: the kubelet runs the manifest file on the node, so fix /etc/kubernetes/manifests there (kubelet-tls-guard fix) or kubeadm-config";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Nothing control-plane related: allowed at once, no findings.
-    NotRelevant,
-    /// A Pod. `mirror`: the API copy of a static pod (never patched).
-    Pod { mirror: bool },
-    /// The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob).
-    PodTemplate { workload: String },
-    /// A KubeletConfiguration document, or the kubelet-config ConfigMap holding one.
-    KubeletConfig,
-    /// kubeadm's ClusterConfiguration, alone or in the kubeadm-config ConfigMap.
-    KubeadmConfig,
-}
-
-/// The remediation of one object: RFC 6902 operations against the object exactly as given.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Remediation {
-    pub patch: Vec<json_patch::PatchOperation>,
-    /// Rules whose violation the patch fixes.
-    pub fixed: Vec<RuleId>,
-    /// Rules that fall short but cannot be patched here, with the reason.
-    pub not_remediable: Vec<(RuleId, String)>,
-    /// Things the operator must know about the patch (e.g. the CA flag needs serving certs).
-    pub warnings: Vec<String>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {

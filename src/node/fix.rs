@@ -2,12 +2,12 @@
 //! comments and layout, JSON stays JSON, flag files change only the words that flip), verify
 //! the result, and write atomically with an optional backup.
 
-use crate::audit::object_name;
 use crate::engine;
-use crate::inputs::{self, Item};
-use crate::policy::{Mode, Policy};
-use crate::remediate;
-use crate::rules::{RuleId, Status};
+use crate::engine::policy::{Mode, Policy};
+use crate::engine::remediate;
+use crate::engine::rules::{RuleId, Status};
+use crate::node::check::object_name;
+use crate::node::inputs::{self, Item};
 use json_patch::PatchOperation;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -84,7 +84,8 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
                     .extend(prefixed(rem.patch, &prefix));
             }
             Item::KubeletFlags(f) => {
-                let findings = crate::checks::kubelet(None, Some(&f.flags), &f.location, policy);
+                let findings =
+                    crate::engine::checks::kubelet(None, Some(&f.flags), &f.location, policy);
                 let due: Vec<_> = findings
                     .iter()
                     .filter(|x| x.status.is_violation() && select(x.rule))
@@ -101,7 +102,7 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
         if ops.is_empty() {
             continue;
         }
-        out.text = crate::remediate::edit_doc(&out.text, doc, &ops)
+        out.text = crate::engine::remediate::edit_doc(&out.text, doc, &ops)
             .map_err(|e| format!("document {}: cannot edit in place: {e}", doc + 1))?;
     }
     span_edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));

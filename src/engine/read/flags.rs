@@ -1,6 +1,7 @@
 //! pflag semantics over an argv: `--f=v`, `--f v`, bool flags, repeats (last wins), `--`,
 //! and `--feature-gates`, which accumulates across occurrences (last value per gate wins).
 
+use crate::engine::rules::GATES_FLAG;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -112,7 +113,7 @@ const BOOL_FLAGS: &[&str] = &[
 /// Flags known to take a value: they always consume the next word, even one starting with `-`.
 const VALUE_FLAGS: &[&str] = &[
     "config",
-    "feature-gates",
+    GATES_FLAG,
     "kubeconfig",
     "kubelet-certificate-authority",
     "kubelet-client-certificate",
@@ -200,7 +201,7 @@ impl Flags {
     pub fn feature_gates(&self) -> Gates {
         let mut gates = Gates::default();
         for (n, occ) in self.occurrences.iter().enumerate() {
-            if occ.name == "feature-gates" {
+            if occ.name == GATES_FLAG {
                 gates.add_flag_value(n, occ.value.as_deref().unwrap_or(""));
             }
         }

@@ -1,9 +1,9 @@
 //! Which control-plane component a container runs, and the flags it is given
 //! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
 
-use crate::flags::{Flags, List, Origin, Token};
-use crate::rules::Component;
-use crate::shell;
+use crate::engine::read::flags::{Flags, List, Origin, Token};
+use crate::engine::read::shell;
+use crate::engine::rules::Component;
 use serde_json::Value;
 
 /// A recognised component invocation inside one container.

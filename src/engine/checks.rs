@@ -1,17 +1,14 @@
 //! The verdict of each rule on one subject (DESIGN.md section 1). Pure functions of the parsed
 //! settings and the profile; messages say what holds and the exact setting to add.
 
-use crate::flags::{Flags, Gates};
-use crate::policy::{Policy, Profile};
-use crate::rules::{Component, Finding, RuleId, Status};
-use crate::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::policy::{Policy, Profile};
+use crate::engine::read::flags::{Flags, Gates};
+use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
+use crate::engine::rules::{
+    CA_FLAG, CERT_FLAG, CONFIG_BOOTSTRAP, CONFIG_GATES, Component, Finding, GATE, KEY_FLAG,
+    ROTATE_FLAG, RuleId, Status,
+};
 use serde_json::Value;
-
-pub const GATE: &str = "RotateKubeletServerCertificate";
-pub const CA_FLAG: &str = "kubelet-certificate-authority";
-pub const CERT_FLAG: &str = "kubelet-client-certificate";
-pub const KEY_FLAG: &str = "kubelet-client-key";
-pub const ROTATE_FLAG: &str = "rotate-server-certificates";
 
 fn finding(
     rule: RuleId,
@@ -235,18 +232,18 @@ pub fn kubelet(
     let rule = RuleId::KubeletRotateServerCert;
     let ctl = rule.short_controls();
     let flag_gate = flags.map(|f| f.feature_gates()).map(|g| gate_state(&g));
-    let config_gate = config.map(|c| match c.get("featureGates").and_then(|g| g.get(GATE)) {
+    let config_gate = config.map(|c| match c.get(CONFIG_GATES).and_then(|g| g.get(GATE)) {
         Some(Value::Bool(true)) => GateState::True,
         Some(Value::Bool(false)) => GateState::False,
         Some(other) => GateState::Invalid(other.to_string()),
         None => GateState::Absent,
     });
     let (state, source) = match (flag_gate, config_gate) {
-        (Some(GateState::Absent), Some(c)) | (None, Some(c)) => (c, "featureGates"),
+        (Some(GateState::Absent), Some(c)) | (None, Some(c)) => (c, CONFIG_GATES),
         (Some(f), _) => (f, "--feature-gates"),
-        (None, None) => (GateState::Absent, "featureGates"),
+        (None, None) => (GateState::Absent, CONFIG_GATES),
     };
-    let fix = if source == "featureGates" {
+    let fix = if source == CONFIG_GATES {
         format!("featureGates: {{{GATE}: true}}")
     } else {
         format!("--feature-gates={GATE}=true")
@@ -290,7 +287,7 @@ pub fn kubelet(
     // serverTLSBootstrap, or the deprecated --rotate-server-certificates flag.
     let rule = RuleId::KubeletServerTlsBootstrap;
     let flag = flags.and_then(|f| f.bool_value(ROTATE_FLAG));
-    let from_config = config.map(|c| c.get("serverTLSBootstrap"));
+    let from_config = config.map(|c| c.get(CONFIG_BOOTSTRAP));
     let (status, message, fix) = match (flag, from_config) {
         (Some(Ok(true)), _) => (
             Status::Pass,

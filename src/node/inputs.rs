@@ -1,8 +1,8 @@
 //! Reading node files and telling what they hold from their content: YAML or JSON objects
 //! (multi-document, `List`s), kubelet flag files (`KEY="…"` env files, systemd drop-ins).
 
-use crate::flags::{Flags, Origin, Token};
-use crate::shell;
+use crate::engine::read::flags::{Flags, Origin, Token};
+use crate::engine::read::shell;
 use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;

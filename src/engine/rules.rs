@@ -4,6 +4,18 @@
 use serde::Serialize;
 use std::fmt;
 
+/// The feature gate the kubelet and kube-controller-manager rules are about.
+pub const GATE: &str = "RotateKubeletServerCertificate";
+/// The flags the rules read (without the leading `--`).
+pub const CA_FLAG: &str = "kubelet-certificate-authority";
+pub const CERT_FLAG: &str = "kubelet-client-certificate";
+pub const KEY_FLAG: &str = "kubelet-client-key";
+pub const ROTATE_FLAG: &str = "rotate-server-certificates";
+pub const GATES_FLAG: &str = "feature-gates";
+/// The KubeletConfiguration fields the kubelet rules read.
+pub const CONFIG_GATES: &str = "featureGates";
+pub const CONFIG_BOOTSTRAP: &str = "serverTLSBootstrap";
+
 /// A rule id, exactly as DESIGN.md section 1 spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

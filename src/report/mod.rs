@@ -1,8 +1,8 @@
 //! `check` output formats: a table for people, JSON (the contract of DESIGN.md section 6),
 //! JUnit for CI test reports, SARIF for code-scanning dashboards.
 
-use crate::audit::Record;
-use crate::rules::{RuleId, Status};
+use crate::engine::rules::{RuleId, Status};
+use crate::node::check::Record;
 use serde_json::json;
 use std::io::{self, Write};
 

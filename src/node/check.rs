@@ -1,10 +1,10 @@
 //! Files → records: the `check` pipeline (read, detect, evaluate) shared by `check`, `fix`
 //! and the benchmark. One record per rule per object, so every object shows all five rules.
 
+use crate::engine::policy::Policy;
+use crate::engine::rules::{Component, Finding, RuleId, Status};
 use crate::engine::{self, Target};
-use crate::inputs::{self, Item, Parsed};
-use crate::policy::Policy;
-use crate::rules::{Component, Finding, RuleId, Status};
+use crate::node::inputs::{self, Item, Parsed};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -178,7 +178,8 @@ pub fn audit_parsed(source: &str, parsed: &Parsed, policy: &Policy) -> Vec<Recor
                 }
             }
             Item::KubeletFlags(f) => {
-                let findings = crate::checks::kubelet(None, Some(&f.flags), &f.location, policy);
+                let findings =
+                    crate::engine::checks::kubelet(None, Some(&f.flags), &f.location, policy);
                 records(source, "kubelet", "KubeletFlags", &findings, "", &mut out);
             }
         }

@@ -1,0 +1,4 @@
+//! What an operator installs with: certificates and the webhook configurations.
+
+pub mod certs;
+pub mod webhook_config;
