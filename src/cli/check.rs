@@ -44,7 +44,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // `check /` is a whole node: judged as it runs, like `--root /`.
     let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
     let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let records: Vec<check::Record> = if args.node {
+    let records: Vec<report::Record> = if args.node {
         crate::node::running::check_node(&root, &args.proc_dir, &policy)
     } else if args.root.is_some() || whole_node {
         crate::node::tree::check_tree(&root, &policy)
@@ -72,5 +72,5 @@ pub fn run(args: CheckArgs) -> ExitCode {
     {
         eprintln!("error: {}", r.message);
     }
-    ExitCode::from(check::exit_code(&records))
+    ExitCode::from(report::exit_code(&records))
 }

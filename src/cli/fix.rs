@@ -85,8 +85,18 @@ pub fn run(args: FixArgs) -> ExitCode {
                 continue;
             }
         };
+        // Without --in-place nothing is written: say what would change, not what did.
+        let verb = if args.in_place { "" } else { "would be " };
         for n in &fixed.notes {
-            eprintln!("{name}: {n}");
+            match n.split_once(": fixed ") {
+                Some((what, rule)) if !verb.is_empty() => {
+                    eprintln!("{name}: {what}: {verb}fixed {rule}")
+                }
+                _ => eprintln!("{name}: {n}"),
+            }
+        }
+        for w in &fixed.warnings {
+            eprintln!("{name}: warning: {w}; check `kubelet-tls-guard scan` (readiness) first");
         }
         for r in &fixed.remaining {
             eprintln!("{name}: not fixed: {r}");

@@ -1,10 +1,16 @@
-//! The one entry point the webhook and the CLI share:
-//! object (JSON) → subjects (components and their settings) → rule findings → patch.
+//! The pure engine every command shares: read → judge → remediate.
+//!
+//! An object (JSON) or a flag file → subjects (components and their settings, `read`) → rule
+//! findings (`checks`) → what the policy makes of them (`verdict`) → the patch or text edits that
+//! fix them (`remediate`). Nothing here does I/O; it depends only on its own submodules and
+//! `yamledit`.
 
 use crate::engine::policy::Policy;
-use crate::engine::read::subjects;
+use crate::engine::read::flags::Flags;
+use crate::engine::read::subjects::{self, Subject};
 use crate::engine::rules::{Finding, RuleId};
 use serde_json::Value;
+use std::ops::Range;
 
 pub use read::subjects::Target;
 pub use remediate::Remediation;
@@ -14,14 +20,26 @@ pub mod policy;
 pub mod read;
 pub mod remediate;
 pub mod rules;
+pub mod verdict;
 
 /// Why a mirror pod is never patched (DESIGN.md section 2).
 pub const MIRROR_REASON: &str = "mirror pod of a static pod: the kubelet runs the manifest file on the node, so fix /etc/kubernetes/manifests there (kubelet-tls-guard fix) or kubeadm-config";
 
+/// One object, evaluated once: its findings and the subjects they came from, so that a
+/// remediation reuses them instead of reading the object again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub target: Target,
     pub findings: Vec<Finding>,
+    /// Each subject with the range of `findings` it produced.
+    subjects: Vec<(Subject, Range<usize>)>,
+}
+
+impl Evaluation {
+    /// Is this the mirror pod of a static pod (reported, never patched)?
+    pub fn is_mirror(&self) -> bool {
+        self.target == (Target::Pod { mirror: true })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -35,39 +53,41 @@ pub fn evaluate(obj: &Value, policy: &Policy) -> Result<Evaluation, EvalError> {
             "not a Kubernetes object (expected a mapping)".into(),
         ));
     }
-    let (target, subjects) = subjects::extract(obj);
-    let findings = subjects
-        .iter()
-        .flat_map(|s| checks::evaluate(s, policy))
-        .collect();
-    Ok(Evaluation { target, findings })
+    let (target, found) = subjects::extract(obj);
+    let mut findings = Vec::new();
+    let mut subjects = Vec::with_capacity(found.len());
+    for subject in found {
+        let start = findings.len();
+        findings.extend(checks::evaluate(&subject, policy));
+        subjects.push((subject, start..findings.len()));
+    }
+    Ok(Evaluation {
+        target,
+        findings,
+        subjects,
+    })
 }
 
-/// Build the patch that fixes the violations of the rules `select` accepts.
-/// Mirror pods are never patched: their violations come back in `not_remediable`.
-pub fn remediate(
+/// The patch that fixes the violations of the rules `select` accepts, from an evaluation of
+/// `obj` (the very object it was made from). Mirror pods are never patched: their violations
+/// come back in `not_remediable`.
+pub fn remediate_evaluation(
     obj: &Value,
+    eval: &Evaluation,
     policy: &Policy,
     select: &dyn Fn(RuleId) -> bool,
-) -> Result<Remediation, EvalError> {
-    if !obj.is_object() {
-        return Err(EvalError(
-            "not a Kubernetes object (expected a mapping)".into(),
-        ));
-    }
-    let (target, subjects) = subjects::extract(obj);
+) -> Remediation {
     let mut out = Remediation::default();
     let mut plan = remediate::Plan::default();
-    for subject in &subjects {
-        let findings = checks::evaluate(subject, policy);
-        let due: Vec<&Finding> = findings
+    for (subject, range) in &eval.subjects {
+        let due: Vec<&Finding> = eval.findings[range.clone()]
             .iter()
             .filter(|f| f.status.is_violation() && select(f.rule))
             .collect();
         if due.is_empty() {
             continue;
         }
-        if target == (Target::Pod { mirror: true }) {
+        if eval.is_mirror() {
             for f in due {
                 out.not_remediable.push((f.rule, MIRROR_REASON.to_string()));
             }
@@ -76,5 +96,28 @@ pub fn remediate(
         remediate::subject(obj, subject, &due, policy, &mut plan, &mut out);
     }
     plan.finish(obj, &mut out);
-    Ok(out)
+    out
+}
+
+/// Evaluate `obj` and build the patch for the rules `select` accepts.
+pub fn remediate(
+    obj: &Value,
+    policy: &Policy,
+    select: &dyn Fn(RuleId) -> bool,
+) -> Result<Remediation, EvalError> {
+    let eval = evaluate(obj, policy)?;
+    Ok(remediate_evaluation(obj, &eval, policy, select))
+}
+
+/// Evaluate the kubelet rules on flags read from a flag file (kubeadm-flags.env,
+/// /etc/default/kubelet, a systemd drop-in); `location` names the variables that hold them.
+pub fn evaluate_flags(flags: &Flags, location: &str, policy: &Policy) -> Vec<Finding> {
+    checks::kubelet(None, Some(flags), location, policy)
+}
+
+/// Text edits (byte span → new text) to a flag file that fix the `due` findings of
+/// [`evaluate_flags`]. Only flags the file sets are changed: an absent flag is the config
+/// file's to decide.
+pub fn remediate_flags(flags: &Flags, due: &[&Finding]) -> Vec<(Range<usize>, String)> {
+    remediate::flag_file_edits(flags, due)
 }

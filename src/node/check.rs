@@ -2,44 +2,13 @@
 //! and the benchmark. One record per rule per object, so every object shows all five rules.
 
 use crate::engine::policy::Policy;
-use crate::engine::rules::{Component, Finding, RuleId, Status};
+use crate::engine::rules::{RuleId, Status};
+use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Target};
 use crate::node::inputs::{self, Item, Parsed};
-use serde::Serialize;
+use crate::report::Record;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-/// One line of `check` output (DESIGN.md section 6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Record {
-    pub source: String,
-    pub object: String,
-    pub kind: String,
-    pub component: Option<Component>,
-    pub location: String,
-    pub rule: Option<RuleId>,
-    pub controls: Vec<&'static str>,
-    pub status: Status,
-    pub message: String,
-    pub remediation: Option<String>,
-}
-
-impl Record {
-    fn error(source: &str, object: &str, message: String) -> Record {
-        Record {
-            source: source.to_string(),
-            object: object.to_string(),
-            kind: String::new(),
-            component: None,
-            location: String::new(),
-            rule: None,
-            controls: Vec::new(),
-            status: Status::Error,
-            message,
-            remediation: None,
-        }
-    }
-}
 
 /// A file found under the paths given, or a problem reaching one.
 pub enum Input {
@@ -168,7 +137,14 @@ pub fn audit_parsed(source: &str, parsed: &Parsed, policy: &Policy) -> Vec<Recor
                             }
                             _ => "",
                         };
-                        records(source, &object, &kind, &eval.findings, why, &mut out)
+                        let (ns, name) = namespace_name(value);
+                        let v = verdict::judge(policy, &eval, ns, name);
+                        let row = Row {
+                            source,
+                            object: &object,
+                            kind: &kind,
+                        };
+                        records(&row, &v, policy, why, &mut out)
                     }
                     Err(e) => out.push(Record::error(
                         source,
@@ -178,18 +154,28 @@ pub fn audit_parsed(source: &str, parsed: &Parsed, policy: &Policy) -> Vec<Recor
                 }
             }
             Item::KubeletFlags(f) => {
-                let findings =
-                    crate::engine::checks::kubelet(None, Some(&f.flags), &f.location, policy);
-                records(source, "kubelet", "KubeletFlags", &findings, "", &mut out);
+                let findings = engine::evaluate_flags(&f.flags, &f.location, policy);
+                let v = verdict::judge_findings(policy, &findings, false, "", "");
+                let row = Row {
+                    source,
+                    object: "kubelet",
+                    kind: "KubeletFlags",
+                };
+                records(&row, &v, policy, "", &mut out);
             }
         }
     }
     if parsed.items.is_empty() {
-        records(
+        let row = Row {
             source,
-            "-",
-            "",
-            &[],
+            object: "-",
+            kind: "",
+        };
+        let none = verdict::judge_findings(policy, &[], false, "", "");
+        records(
+            &row,
+            &none,
+            policy,
             "no Kubernetes object or kubelet flags found",
             &mut out,
         );
@@ -197,59 +183,64 @@ pub fn audit_parsed(source: &str, parsed: &Parsed, policy: &Policy) -> Vec<Recor
     out
 }
 
-/// Findings as records, plus a `skip` for every rule the object has nothing for.
-fn records(
-    source: &str,
-    object: &str,
-    kind: &str,
-    findings: &[Finding],
-    why: &str,
-    out: &mut Vec<Record>,
-) {
-    for f in findings {
+/// Where a group of records comes from.
+struct Row<'a> {
+    source: &'a str,
+    object: &'a str,
+    kind: &'a str,
+}
+
+fn namespace_name(v: &Value) -> (&str, &str) {
+    let at = |p| v.pointer(p).and_then(Value::as_str).unwrap_or("");
+    (at("/metadata/namespace"), at("/metadata/name"))
+}
+
+/// The verdict as records: rules switched `off` are not reported; an exempt object's rules are
+/// `skip`, naming the exemption; every other rule the object has nothing for is a `skip` too.
+fn records(row: &Row<'_>, v: &Verdict<'_>, policy: &Policy, why: &str, out: &mut Vec<Record>) {
+    let exempt = v.exempt.map(verdict::exemption_text);
+    for j in &v.judged {
+        let f = j.finding;
+        let (status, message) = match &exempt {
+            Some(ex) => (
+                Status::Skip,
+                format!("{ex}; otherwise {}: {}", f.status, f.message),
+            ),
+            None => (f.status, f.message.clone()),
+        };
         out.push(Record {
-            source: source.to_string(),
-            object: object.to_string(),
-            kind: kind.to_string(),
+            source: row.source.to_string(),
+            object: row.object.to_string(),
+            kind: row.kind.to_string(),
             component: Some(f.component),
             location: f.location.clone(),
             rule: Some(f.rule),
             controls: f.rule.controls().to_vec(),
-            status: f.status,
-            message: f.message.clone(),
+            status,
+            message,
             remediation: f.remediation.clone(),
         });
     }
     for rule in RuleId::ALL {
-        if !findings.iter().any(|f| f.rule == rule) {
-            let message = if why.is_empty() {
-                format!("no {} in this object", rule.component())
-            } else {
-                why.to_string()
-            };
-            out.push(Record {
-                source: source.to_string(),
-                object: object.to_string(),
-                kind: kind.to_string(),
-                component: Some(rule.component()),
-                location: String::new(),
-                rule: Some(rule),
-                controls: rule.controls().to_vec(),
-                status: Status::Skip,
-                message,
-                remediation: None,
-            });
+        if !verdict::reported(policy, rule) || v.judged.iter().any(|j| j.finding.rule == rule) {
+            continue;
         }
-    }
-}
-
-/// Exit code of `check`: 2 if anything could not be read, else 1 if anything failed.
-pub fn exit_code(records: &[Record]) -> u8 {
-    if records.iter().any(|r| r.status == Status::Error) {
-        2
-    } else if records.iter().any(|r| r.status == Status::Fail) {
-        1
-    } else {
-        0
+        let message = match (&exempt, why) {
+            (Some(ex), _) => ex.clone(),
+            (None, "") => format!("no {} in this object", rule.component()),
+            (None, why) => why.to_string(),
+        };
+        out.push(Record {
+            source: row.source.to_string(),
+            object: row.object.to_string(),
+            kind: row.kind.to_string(),
+            component: Some(rule.component()),
+            location: String::new(),
+            rule: Some(rule),
+            controls: rule.controls().to_vec(),
+            status: Status::Skip,
+            message,
+            remediation: None,
+        });
     }
 }

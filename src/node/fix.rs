@@ -3,12 +3,13 @@
 //! the result, and write atomically with an optional backup.
 
 use crate::engine;
-use crate::engine::policy::{Mode, Policy};
-use crate::engine::remediate;
-use crate::engine::rules::{RuleId, Status};
+use crate::engine::policy::Policy;
+use crate::engine::rules::Status;
+use crate::engine::verdict;
 use crate::node::check::object_name;
 use crate::node::inputs::{self, Item};
 use json_patch::PatchOperation;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -21,11 +22,9 @@ pub struct Fixed {
     pub notes: Vec<String>,
     /// Violations the fix cannot remediate, with the reason.
     pub remaining: Vec<String>,
-}
-
-/// Rules `fix` may change: remediation on and the rule not switched off.
-pub fn selected(policy: &Policy) -> impl Fn(RuleId) -> bool + '_ {
-    move |r| policy.remediate_for(r) && policy.mode_for(r) != Mode::Off
+    /// What the operator must know about the changes (the kubelet CA flag needs serving
+    /// certificates signed by that CA first).
+    pub warnings: Vec<String>,
 }
 
 /// Prefix every operation's path (for items of a `List`).
@@ -54,7 +53,6 @@ fn prefixed(ops: Vec<PatchOperation>, prefix: &str) -> Vec<PatchOperation> {
 /// Fix `text`. Errors name what could not be parsed or edited; the caller keeps the original.
 pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
     let parsed = inputs::parse(text).map_err(|e| e.to_string())?;
-    let select = selected(policy);
     let mut out = Fixed {
         text: text.to_string(),
         ..Fixed::default()
@@ -66,16 +64,43 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
             Item::Invalid { doc, reason } => return Err(format!("document {}: {reason}", doc + 1)),
             Item::Object { doc, item, value } => {
                 let eval = engine::evaluate(value, policy).map_err(|e| e.to_string())?;
-                if let Some(f) = eval.findings.iter().find(|f| f.status == Status::Error) {
-                    return Err(format!("{}: {}", object_name(value), f.message));
-                }
-                let rem = engine::remediate(value, policy, &select).map_err(|e| e.to_string())?;
                 let name = object_name(value);
+                if let Some(f) = eval.findings.iter().find(|f| f.status == Status::Error) {
+                    return Err(format!("{name}: {}", f.message));
+                }
+                let meta = |p| value.pointer(p).and_then(Value::as_str).unwrap_or("");
+                let v = verdict::judge(
+                    policy,
+                    &eval,
+                    meta("/metadata/namespace"),
+                    meta("/metadata/name"),
+                );
+                if let Some(ex) = v.exempt {
+                    out.notes.push(format!(
+                        "{name}: unchanged, {}",
+                        verdict::exemption_text(ex)
+                    ));
+                    continue;
+                }
+                if v.mirror {
+                    for j in v.violations() {
+                        let rule = j.finding.rule;
+                        out.remaining
+                            .push(format!("{name}: {rule}: {}", engine::MIRROR_REASON));
+                    }
+                    continue;
+                }
+                let rules = v.all_remediable_rules();
+                let rem =
+                    engine::remediate_evaluation(value, &eval, policy, &|r| rules.contains(&r));
                 for r in &rem.fixed {
                     out.notes.push(format!("{name}: fixed {r}"));
                 }
                 for (r, why) in &rem.not_remediable {
                     out.remaining.push(format!("{name}: {r}: {why}"));
+                }
+                for w in &rem.warnings {
+                    out.warnings.push(format!("{name}: {w}"));
                 }
                 let prefix = item.map(|i| format!("/items/{i}")).unwrap_or_default();
                 per_doc
@@ -84,13 +109,15 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
                     .extend(prefixed(rem.patch, &prefix));
             }
             Item::KubeletFlags(f) => {
-                let findings =
-                    crate::engine::checks::kubelet(None, Some(&f.flags), &f.location, policy);
-                let due: Vec<_> = findings
-                    .iter()
-                    .filter(|x| x.status.is_violation() && select(x.rule))
+                let findings = engine::evaluate_flags(&f.flags, &f.location, policy);
+                let v = verdict::judge_findings(policy, &findings, false, "", "");
+                let rules = v.all_remediable_rules();
+                let due: Vec<_> = v
+                    .violations()
+                    .map(|j| j.finding)
+                    .filter(|x| rules.contains(&x.rule))
                     .collect();
-                let edits = remediate::flag_file_edits(&f.flags, &due);
+                let edits = engine::remediate_flags(&f.flags, &due);
                 for x in &due {
                     out.notes.push(format!("{}: fixed {}", f.location, x.rule));
                 }
@@ -102,7 +129,7 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
         if ops.is_empty() {
             continue;
         }
-        out.text = crate::engine::remediate::edit_doc(&out.text, doc, &ops)
+        out.text = engine::remediate::edit_doc(&out.text, doc, &ops)
             .map_err(|e| format!("document {}: cannot edit in place: {e}", doc + 1))?;
     }
     span_edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));

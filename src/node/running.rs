@@ -6,10 +6,10 @@ use crate::engine::checks;
 use crate::engine::policy::Policy;
 use crate::engine::read::flags::Flags;
 use crate::engine::rules::{Component, Finding, RuleId, Status};
-use crate::node::check::Record;
 use crate::node::drift;
 use crate::node::kubelet_merge::{self, Field, Layer, Merged};
 use crate::node::proc::{self, Process, Scan};
+use crate::report::Record;
 use std::path::{Path, PathBuf};
 
 pub const KIND: &str = "Process";

@@ -5,10 +5,11 @@
 
 use crate::engine::policy::Policy;
 use crate::engine::rules::{Component, Status};
-use crate::node::check::{self as audit, Input, Record};
+use crate::node::check::{self as audit, Input};
 use crate::node::kubelet_merge::{self, host_path};
 use crate::node::running::{self, complete, skip};
 use crate::node::{declared, drift};
+use crate::report::Record;
 use std::path::{Path, PathBuf};
 
 pub const KIND: &str = "KubeletService";

@@ -2,9 +2,12 @@
 //! JUnit for CI test reports, SARIF for code-scanning dashboards.
 
 use crate::engine::rules::{RuleId, Status};
-use crate::node::check::Record;
 use serde_json::json;
 use std::io::{self, Write};
+
+mod record;
+
+pub use record::{Record, exit_code};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod decide;
 pub mod http;
 mod listener;
+mod messages;
 pub mod metrics;
 pub mod ops;
 pub mod reload;
