@@ -10,7 +10,7 @@
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kubelet_tls_guard::engine::policy::{Mode, Policy};
@@ -228,6 +228,7 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("v1", "ConfigMap") => round_trip_as::<ConfigMap>(doc),
         ("v1", "Secret") => round_trip_as::<Secret>(doc),
         ("apps/v1", "Deployment") => round_trip_as::<Deployment>(doc),
+        ("apps/v1", "DaemonSet") => round_trip_as::<DaemonSet>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip_as::<PodDisruptionBudget>(doc),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             round_trip_as::<ValidatingWebhookConfiguration>(doc)

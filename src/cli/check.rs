@@ -18,8 +18,18 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Judge the components running on this node (their processes) instead of files.
+    #[arg(long, conflicts_with = "paths")]
+    pub node: bool,
+    /// The node's `/` (e.g. /host in a pod); the kubelet's paths resolve under it. Without
+    /// --node: judge that node's files as it runs them (`check /` does the same for `/`).
+    #[arg(long, conflicts_with = "paths")]
+    pub root: Option<PathBuf>,
+    /// With --node: the proc filesystem to scan (the host's, so the pod needs hostPID).
+    #[arg(long = "proc", default_value = "/proc", requires = "node")]
+    pub proc_dir: PathBuf,
     /// Files, directories (read recursively) or `-` for stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["node", "root"])]
     pub paths: Vec<PathBuf>,
 }
 
@@ -31,10 +41,19 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let records: Vec<report::Record> = check::expand(&args.paths)
-        .iter()
-        .flat_map(|i| check::audit_input(i, &policy))
-        .collect();
+    // `check /` is a whole node: judged as it runs, like `--root /`.
+    let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let records: Vec<report::Record> = if args.node {
+        crate::node::running::check_node(&root, &args.proc_dir, &policy)
+    } else if args.root.is_some() || whole_node {
+        crate::node::tree::check_tree(&root, &policy)
+    } else {
+        check::expand(&args.paths)
+            .iter()
+            .flat_map(|i| check::audit_input(i, &policy))
+            .collect()
+    };
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -451,3 +451,6 @@ pub fn assert_no_problems(what: &str, problems: &[String]) {
         );
     }
 }
+pub mod nodefs;
+#[path = "../support/skip.rs"]
+pub mod skip;
