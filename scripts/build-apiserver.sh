@@ -40,8 +40,16 @@ echo "build-apiserver: building kube-apiserver and etcd into $out (the first bui
 # git work tree, which the module directory's parent may not be.
 (
   cd "$module"
-  CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver ./etcd
+  export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+  # The version kubectl and /version report; upstream's release build stamps it the same way.
+  version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
+  minor=${version#v*.}
+  minor=${minor%%.*}
+  ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags="$ldflags -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  go build -trimpath -ldflags="$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver ./etcd
 )
 mv -f "$tmp/kube-apiserver" "$tmp/etcd" "$out/"
 echo "$want" >"$out/.stamp"
