@@ -13,8 +13,8 @@ mod common;
 
 use common::apiserver::webhook::{Installed, Serve, yaml_docs};
 use common::apiserver::{self, ApiServer, webhook};
+use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::engine::{self, Target};
-use kubelet_tls_guard::policy::Policy;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
