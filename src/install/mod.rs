@@ -2,3 +2,4 @@
 
 pub mod certs;
 pub mod webhook_config;
+pub mod webhook_sources;
