@@ -14,7 +14,12 @@ use std::path::{Path, PathBuf};
 pub enum Input {
     File(PathBuf),
     Stdin,
-    Unreachable { path: PathBuf, reason: String },
+    Unreachable {
+        path: PathBuf,
+        reason: String,
+    },
+    /// A k3s/RKE2 `config.yaml` with its `config.yaml.d/` drop-ins, judged merged.
+    K3sGroup(crate::node::k3s::Group),
 }
 
 /// File names worth reading inside a directory (node config lives in these).
@@ -56,7 +61,27 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
             out.push(Input::File(p.clone()));
         }
     }
-    out
+    group_k3s(out)
+}
+
+/// k3s/RKE2 files that merge with drop-ins become one input (once, however many were named).
+fn group_k3s(inputs: Vec<Input>) -> Vec<Input> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    inputs
+        .into_iter()
+        .filter_map(|i| match i {
+            Input::File(p) => match crate::node::k3s::group_of(&p).filter(crate::node::k3s::is_k3s)
+            {
+                Some(g) if seen.contains(&g.main) => None,
+                Some(g) => {
+                    seen.push(g.main.clone());
+                    Some(Input::K3sGroup(g))
+                }
+                None => Some(Input::File(p)),
+            },
+            other => Some(other),
+        })
+        .collect()
 }
 
 /// Audit one input: read errors become one `error` record naming the file.
@@ -79,6 +104,7 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error("-", "-", format!("-: {e}"))],
             }
         }
+        Input::K3sGroup(g) => crate::node::k3s::audit_group(g, policy),
         Input::File(path) => {
             let s = path.display().to_string();
             match inputs::read(path) {
