@@ -182,30 +182,24 @@ pub fn is_k3s(group: &Group) -> bool {
 }
 
 /// An operation on the merged object, as an operation on one file of the group.
-fn to_file(
-    op: &PatchOperation,
-    prov: &Provenance,
-    files: &[File],
-) -> Option<(usize, PatchOperation)> {
+fn to_file(op: &PatchOperation, prov: &mut Provenance) -> Option<(usize, PatchOperation)> {
     let path = op.path().to_string();
     let mut toks = path.splitn(3, '/').skip(1);
     let key = toks.next()?.replace("~1", "/").replace("~0", "~");
     let rest = toks.next();
     let (file, pointer) = match rest {
         None => {
+            // A key no file writes yet is created in the main file; later items follow it.
             let (f, k) = prov
                 .container
-                .get(&key)
-                .cloned()
-                .unwrap_or((0, key.clone()));
+                .entry(key.clone())
+                .or_insert((0, key.clone()))
+                .clone();
             (f, format!("/{}", esc(&k)))
         }
         Some("-") => {
             let (f, k) = prov.container.get(&key)?.clone();
-            match files.get(f)?.value.get(&k) {
-                Some(Value::Array(_)) => (f, format!("/{}/-", esc(&k))),
-                _ => return None,
-            }
+            (f, format!("/{}/-", esc(&k)))
         }
         Some(idx) => {
             let (i, tail) = idx.split_once('/').map_or((idx, ""), |(a, b)| (a, b));
@@ -236,14 +230,14 @@ fn to_file(
 /// Fix a group: each file's new text (unchanged files included), with notes on the main file.
 pub fn fix_group(group: &Group, policy: &Policy) -> Result<Vec<(PathBuf, String, Fixed)>, String> {
     let files = read(group)?;
-    let (merged, prov) = merge(&files);
+    let (merged, mut prov) = merge(&files);
     let eval = engine::evaluate(&merged, policy).map_err(|e| e.to_string())?;
     let v = verdict::judge(policy, &eval, "", "");
     let rules = v.all_remediable_rules();
     let rem = engine::remediate_evaluation(&merged, &eval, policy, &|r| rules.contains(&r));
     let mut per_file: BTreeMap<usize, Vec<PatchOperation>> = BTreeMap::new();
     for op in &rem.patch {
-        let (f, op) = to_file(op, &prov, &files).ok_or_else(|| {
+        let (f, op) = to_file(op, &mut prov).ok_or_else(|| {
             format!(
                 "cannot place the change at {} in a file of the group",
                 op.path()
