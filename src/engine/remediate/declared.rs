@@ -5,6 +5,7 @@
 //! parents. Inside kind's patches the embedded document is edited (its text, by `Plan::finish`).
 
 use super::argv::with_gate;
+use super::nested::{add_nested, set_path};
 use super::ops::{add, esc, replace};
 use super::volumes::covered;
 use super::{Remediation, note_fixed, wanted_flags};
@@ -13,7 +14,7 @@ use crate::engine::read::sources::{ArgOrigin, Declared, Distro, Doc, Form, Inser
 use crate::engine::read::subjects::parse_embedded;
 use crate::engine::rules::{CONFIG_BOOTSTRAP, CONFIG_GATES, GATE, GATES_FLAG, ROTATE_FLAG, RuleId};
 use json_patch::PatchOperation;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// A change waiting for `finish`, which computes it against the document as changed so far
 /// (two new entries under one missing parent must not each create the parent).
@@ -115,61 +116,6 @@ impl Pendings {
         docs.into_iter()
             .map(|(doc, original, _, ops)| (doc, original, ops))
             .collect()
-    }
-}
-
-fn set_path(v: &mut Value, path: &[String], value: Value) {
-    let mut cur = v;
-    for (i, k) in path.iter().enumerate() {
-        if !cur.is_object() {
-            *cur = Value::Object(Map::new());
-        }
-        let Some(map) = cur.as_object_mut() else {
-            return;
-        };
-        if i + 1 == path.len() {
-            map.insert(k.clone(), value);
-            return;
-        }
-        cur = map
-            .entry(k.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-    }
-}
-
-/// Build the value at `pointer` (whose parents may be missing) as one `add` or `replace` at the
-/// deepest existing ancestor.
-fn add_nested(base: &Value, pointer: &str, value: Value) -> PatchOperation {
-    let toks: Vec<&str> = pointer.split('/').skip(1).collect();
-    let mut depth = 0;
-    let mut cur = base;
-    while depth < toks.len() {
-        let t = toks[depth].replace("~1", "/").replace("~0", "~");
-        match cur.get(&t) {
-            Some(next) if next.is_object() && depth + 1 < toks.len() => {
-                cur = next;
-                depth += 1;
-            }
-            _ => break,
-        }
-    }
-    // `toks[depth]` is missing (or not a map) in `cur`: build the rest below it.
-    let mut v = value;
-    for t in toks[depth + 1..].iter().rev() {
-        let mut m = Map::new();
-        m.insert(t.replace("~1", "/").replace("~0", "~"), v);
-        v = Value::Object(m);
-    }
-    let at = format!(
-        "/{}",
-        toks[..=depth.min(toks.len().saturating_sub(1))].join("/")
-    );
-    let key = toks
-        .get(depth)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"));
-    match key.and_then(|k| cur.get(&k)) {
-        Some(_) => replace(&at, v),
-        None => add(&at, v),
     }
 }
 

@@ -7,6 +7,7 @@ mod declared;
 mod flagfile;
 mod kubeadm;
 mod kubelet;
+mod nested;
 mod ops;
 mod volumes;
 
