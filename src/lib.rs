@@ -7,4 +7,5 @@ pub mod install;
 pub mod node;
 pub mod report;
 pub mod server;
+pub mod yaml;
 pub mod yamledit;

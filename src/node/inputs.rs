@@ -4,7 +4,6 @@
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::shell;
 use crate::fsio::ReadError;
-use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
 use std::path::Path;
@@ -187,58 +186,13 @@ fn objects(doc: usize, value: Value) -> Vec<Item> {
     }]
 }
 
-/// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
-/// parser's time grows faster than linearly with flow nesting depth.
-pub const MAX_YAML_DEPTH: usize = 128;
-
-/// Refuse pathologically deep nesting with a cheap linear pass over the parser events. Syntax
-/// errors are left to the real parse, which reports them with its own position.
-fn check_depth(text: &str) -> Result<(), InputError> {
-    use saphyr_parser::{Event, Parser};
-    let mut depth = 0usize;
-    let too_deep = |line: usize, col: usize| {
-        InputError(format!(
-            "invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels at line {line} column {}",
-            col + 1
-        ))
-    };
-    for event in Parser::new_from_str(text) {
-        let (event, span) = match event {
-            Ok(e) => e,
-            // The scanner has its own (flow) depth limit, reached before ours.
-            Err(e) if e.info().contains("recursion limit") => {
-                return Err(too_deep(e.marker().line(), e.marker().col()));
-            }
-            Err(_) => return Ok(()),
-        };
-        match event {
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > MAX_YAML_DEPTH {
-                    return Err(too_deep(span.start.line(), span.start.col()));
-                }
-            }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 fn yaml(text: &str) -> Result<Vec<Item>, InputError> {
-    check_depth(text)?;
+    let docs = crate::yaml::documents(text).map_err(InputError)?;
     let mut items = Vec::new();
-    for (doc, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(de) {
+    for (doc, parsed) in docs.into_iter().enumerate() {
+        match parsed {
             Ok(v) => items.extend(objects(doc, v)),
-            Err(e) => {
-                // The stream cannot be resynchronised after a syntax error: report and stop.
-                items.push(Item::Invalid {
-                    doc,
-                    reason: format!("invalid YAML: {e}"),
-                });
-                break;
-            }
+            Err(reason) => items.push(Item::Invalid { doc, reason }),
         }
     }
     Ok(items)

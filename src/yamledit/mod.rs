@@ -19,7 +19,6 @@ mod tests;
 
 use doc::Doc;
 use json_patch::PatchOperation;
-use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
 
@@ -80,9 +79,7 @@ fn parse_docs(text: &str, json: bool) -> Result<Vec<Value>, String> {
             .map(|v| vec![v])
             .map_err(|e| e.to_string());
     }
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|de| Value::deserialize(de).map_err(|e| e.to_string()))
-        .collect()
+    crate::yaml::documents(text)?.into_iter().collect()
 }
 
 fn verify(text: &str, json: bool, want: &[Value]) -> Result<(), String> {
