@@ -28,12 +28,20 @@ struct Row {
     namespaced: &'static [(&'static str, &'static str)],
 }
 
-const ROWS: &[Row] = &[Row {
-    sa: "kubelet-tls-guard/kubelet-tls-guard",
-    purpose: "the admission webhook answers the API server; it reads nothing from the API",
-    cluster: &[],
-    namespaced: &[],
-}];
+const ROWS: &[Row] = &[
+    Row {
+        sa: "kubelet-tls-guard/kubelet-tls-guard",
+        purpose: "the admission webhook answers the API server; it reads nothing from the API",
+        cluster: &[],
+        namespaced: &[],
+    },
+    Row {
+        sa: "kubelet-tls-guard-node-audit/kubelet-tls-guard-node-audit",
+        purpose: "check --node reads the host's files and /proc; it reads nothing from the API",
+        cluster: &[],
+        namespaced: &[],
+    },
+];
 
 /// Writes nobody gets unless their row grants them.
 const GUARDED_WRITES: [&str; 12] = [
