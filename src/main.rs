@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 use clap::Parser;
 use kubelet_tls_guard::cli::{Cli, Command};
 use std::process::ExitCode;

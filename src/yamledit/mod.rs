@@ -5,6 +5,10 @@
 //! key order elsewhere stay byte-identical. Nothing is re-serialised. Every operation is
 //! checked: the edited text must parse to exactly what `json_patch` makes of the parsed
 //! original, or the edit is refused.
+//!
+//! Our own because no maintained YAML crate edits text in place: they re-serialise, which drops
+//! comments and reorders keys in files operators keep by hand; verifying by re-parsing is what
+//! makes a hand-made editor safe.
 
 mod doc;
 mod insert;
