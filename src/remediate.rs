@@ -238,6 +238,8 @@ fn wanted_flags(rule: RuleId, policy: &Policy) -> Vec<(&'static str, String)> {
             vec![("feature-gates", format!("{GATE}=true"))]
         }
         RuleId::KubeletServerTlsBootstrap => vec![(ROTATE_FLAG, "true".into())],
+        // No flag makes a kubelet serve a verifiable certificate: CSR approval does.
+        RuleId::KubeletServingCertVerified => Vec::new(),
     }
 }
 
