@@ -155,9 +155,9 @@ pub async fn probe(endpoint: Endpoint, ctx: &Context) -> NodeProbe {
                     Err(_) => Config::Failed(format!("{via}: no answer within {secs}s")),
                 }
             }
-            (None, Serving::Rejected(why)) => Config::Failed(format!(
-                "credentials not sent: the kubelet's serving certificate did not verify ({why})"
-            )),
+            (None, Serving::Rejected(_)) => Config::Failed(
+                "credentials not sent: the kubelet's serving certificate did not verify (see kubelet-serving-cert-verified)".into(),
+            ),
             (None, Serving::Unreachable(why) | Serving::Verified(why)) => {
                 Config::Failed(format!("kubelet not reachable: {why}"))
             }

@@ -451,3 +451,7 @@ pub fn assert_no_problems(what: &str, problems: &[String]) {
         );
     }
 }
+
+pub mod fake_apiserver;
+pub mod fake_kubelet;
+pub mod scan_support;
