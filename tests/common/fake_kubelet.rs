@@ -58,6 +58,28 @@ impl TestCa {
         }
     }
 
+    /// A CA from an existing PEM certificate and key (e.g. the test kube-apiserver's
+    /// `--kubelet-certificate-authority`). Certificates it signs name the CA's CN as issuer.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> TestCa {
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("CA pem");
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("CA cert");
+        let cn = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .expect("CA common name")
+            .to_string();
+        let key = KeyPair::from_pem(key_pem).expect("CA key");
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(&cn, None);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        TestCa {
+            pem: cert_pem.to_string(),
+            issuer: Issuer::new(p, key),
+        }
+    }
+
     /// A kubelet serving certificate as the kubelet-serving signer issues it.
     pub fn serving(&self, node: &str, sans: &[&str], expired: bool) -> Pair {
         let (p, key) = serving_params(node, sans, expired);
@@ -186,12 +208,17 @@ pub fn server_config(pair: &Pair) -> Arc<rustls::ServerConfig> {
 
 /// The certificate a fake kubelet serves for `cert` on 127.0.0.1.
 pub fn pair_for(ca: &TestCa, node: &str, cert: Cert) -> Pair {
+    pair_for_ip(ca, node, cert, "127.0.0.1")
+}
+
+/// The certificate a fake kubelet serves for `cert` on `ip`.
+pub fn pair_for_ip(ca: &TestCa, node: &str, cert: Cert, ip: &str) -> Pair {
     match cert {
-        Cert::CaSigned => ca.serving(node, &["127.0.0.1", node], false),
-        Cert::Expired => ca.serving(node, &["127.0.0.1", node], true),
+        Cert::CaSigned => ca.serving(node, &[ip, node], false),
+        Cert::Expired => ca.serving(node, &[ip, node], true),
         Cert::WrongSan => ca.serving(node, &["10.9.9.9", "other-node"], false),
         Cert::SelfSigned => {
-            let (p, key) = serving_params(node, &["127.0.0.1", node], false);
+            let (p, key) = serving_params(node, &[ip, node], false);
             let cert = p.self_signed(&key).expect("self-signed");
             Pair {
                 cert_pem: cert.pem(),
@@ -203,7 +230,12 @@ pub fn pair_for(ca: &TestCa, node: &str, cert: Cert) -> Pair {
 
 /// Start a fake kubelet on a fresh loopback port (must run inside a tokio runtime).
 pub async fn start(node: &str, pair: &Pair, behaviour: Behaviour) -> FakeKubelet {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    start_at("127.0.0.1", node, pair, behaviour).await
+}
+
+/// Start a fake kubelet on a fresh port of the local address `ip`.
+pub async fn start_at(ip: &str, node: &str, pair: &Pair, behaviour: Behaviour) -> FakeKubelet {
+    let listener = TcpListener::bind((ip, 0)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let auth: Arc<Mutex<Vec<String>>> = Arc::default();
     let paths: Arc<Mutex<Vec<String>>> = Arc::default();
