@@ -280,3 +280,45 @@ async fn openreports_format_and_apply() {
         "{patches:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_stuck_scan_at_once() {
+    let ca = TestCa::new("ca");
+    let (api, _k, dir) = setup(
+        &ca,
+        1,
+        ApiState {
+            hang_lists: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let kc = api.kubeconfig(dir.path(), Some("t"), None);
+    let args = ss::args(&kc, "json", "60s", &[]);
+    let (code, took, stdout) = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(common::bin())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(800));
+        let t = std::time::Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            t.elapsed(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, Some(130));
+    assert!(took < Duration::from_secs(3), "took {took:?} to stop");
+    assert!(stdout.is_empty(), "no partial report: {stdout}");
+}

@@ -99,6 +99,7 @@ pub async fn handshake(
         None => builder.with_no_client_auth(),
     };
     let mut config = config;
+    // Only HTTP/1.1 is spoken over the verified stream.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let addr = ep.authority();
     let tcp = match timeout_at(deadline, TcpStream::connect(&addr)).await {
@@ -143,13 +144,11 @@ pub async fn handshake(
                 Some(stream),
             )
         }
-        Err(e) if seen.error.is_some() || seen.other.is_some() => {
-            let _ = e;
-            (
-                Serving::Rejected(verify::reason(&seen, host, &ca.origin)),
-                None,
-            )
-        }
+        // The verifier saw a certificate and refused it: say why in words, not as a TLS alert.
+        Err(_) if seen.error.is_some() || seen.other.is_some() => (
+            Serving::Rejected(verify::reason(&seen, host, &ca.origin)),
+            None,
+        ),
         Err(e) => (
             Serving::Unreachable(format!("{addr}: TLS handshake failed: {e}")),
             None,

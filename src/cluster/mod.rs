@@ -12,3 +12,6 @@ pub mod proxy;
 pub mod readiness;
 pub mod scan;
 pub mod verify;
+
+#[cfg(test)]
+mod tests;
