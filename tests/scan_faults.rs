@@ -296,7 +296,7 @@ async fn ctrl_c_stops_a_stuck_scan_at_once() {
     let kc = api.kubeconfig(dir.path(), Some("t"), None);
     let args = ss::args(&kc, "json", "60s", &[]);
     let (code, took, stdout) = tokio::task::spawn_blocking(move || {
-        let mut child = std::process::Command::new(common::bin())
+        let child = std::process::Command::new(common::bin())
             .args(&args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -87,11 +87,13 @@ fn result(r: &Record, scope: Option<&Value>) -> Value {
     out
 }
 
+/// A report's identity: kind, namespace, name.
+type Key = (&'static str, Option<String>, String);
+
 /// One document per object, in the order objects first appear.
 pub fn documents(records: &[Record]) -> Vec<Value> {
-    let mut order: Vec<(&'static str, Option<String>, String)> = Vec::new();
-    let mut docs: BTreeMap<(&'static str, Option<String>, String), (Option<Value>, Vec<&Record>)> =
-        BTreeMap::new();
+    let mut order: Vec<Key> = Vec::new();
+    let mut docs: BTreeMap<Key, (Option<Value>, Vec<&Record>)> = BTreeMap::new();
     for r in records {
         let (kind, ns, name, scope) = placement(r);
         let key = (kind, ns, name);

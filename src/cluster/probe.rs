@@ -63,7 +63,7 @@ pub fn metrics_gate_line(line: &str) -> Option<bool> {
     {
         return None;
     }
-    match value.trim().split_whitespace().next()? {
+    match value.split_whitespace().next()? {
         "1" => Some(true),
         "0" => Some(false),
         _ => None,
