@@ -417,3 +417,90 @@ async fn kubelet_ca_flag_overrides_the_cluster_ca() {
     );
     assert!(c.kubelet("n1").auth_headers().is_empty());
 }
+
+/// The kubeconfig's other credential kinds reach a verified kubelet, and only a verified one:
+/// a client certificate (rustls presents it only after the server's certificate verified) and
+/// an exec plugin's token (obtained through kube's own auth layer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_and_exec_tokens_go_to_verified_kubelets_only() {
+    let ca = TestCa::new("test-cluster-ca");
+    let user = ca.client("scan-user", Some("scanners"));
+    let serve = serve(Some(true), Some(true));
+    let good = fk::start_full(
+        "127.0.0.1",
+        "good",
+        &fk::pair_for(&ca, "good", Cert::CaSigned),
+        serve.clone(),
+        Some(&ca.pem),
+    )
+    .await;
+    let bad = fk::start_full(
+        "127.0.0.1",
+        "bad",
+        &fk::pair_for(&ca, "bad", Cert::SelfSigned),
+        serve,
+        Some(&ca.pem),
+    )
+    .await;
+    let mut state = ApiState {
+        nodes: vec![
+            node("good", "127.0.0.1", good.port()),
+            node("bad", "127.0.0.1", bad.port()),
+        ],
+        ..Default::default()
+    };
+    state
+        .config_maps
+        .insert("kube-root-ca.crt".into(), root_ca_config_map(&ca.pem));
+    let api = FakeApi::start(&ca, state).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Client certificate only.
+    let kc = api.kubeconfig(dir.path(), None, Some(&user));
+    let (run, _) = ss::run(ss::args(&kc, "json", "5s", &[])).await;
+    let report = run.json();
+    assert_eq!(
+        status_of(&report, "node/good", "kubelet-rotate-server-cert"),
+        "pass"
+    );
+    assert_eq!(status_of(&report, "node/bad", SERVING), "fail");
+    let cns = |k: &FakeKubelet| k.client_cns.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(cns(&good), ["scan-user"]);
+    assert!(
+        cns(&bad).is_empty(),
+        "the self-signed kubelet saw {:?}",
+        cns(&bad)
+    );
+    assert!(good.auth_headers().iter().all(String::is_empty));
+
+    // An exec plugin that prints an ExecCredential.
+    let cred = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token-42"}}"#;
+    let text = std::fs::read_to_string(&kc).expect("kubeconfig");
+    let mut v: Value = serde_json::from_str(&text).expect("json");
+    v["users"][0]["user"] = serde_json::json!({"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "sh",
+        "args": ["-c", format!("echo '{cred}'")], "interactiveMode": "Never"}});
+    let exec_kc = dir.path().join("exec-kubeconfig");
+    std::fs::write(&exec_kc, v.to_string()).expect("write");
+    let (run, _) = ss::run(ss::args(&exec_kc, "json", "5s", &[])).await;
+    let report = run.json();
+    assert_eq!(
+        status_of(&report, "node/good", "kubelet-rotate-server-cert"),
+        "pass",
+        "{}",
+        run.stderr
+    );
+    assert!(
+        good.auth_headers()
+            .contains(&"Bearer exec-token-42".to_string()),
+        "{:?}",
+        good.auth_headers()
+    );
+    assert!(bad.auth_headers().is_empty());
+    // The API server got the same token.
+    assert!(
+        api.requests()
+            .iter()
+            .any(|(_, _, a)| a == "Bearer exec-token-42")
+    );
+}

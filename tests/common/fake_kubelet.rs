@@ -164,6 +164,8 @@ pub struct FakeKubelet {
     pub paths: Arc<Mutex<Vec<String>>>,
     /// TCP connections accepted.
     pub connections: Arc<AtomicUsize>,
+    /// CNs of the client certificates presented (only with `start_full(.., Some(ca))`).
+    pub client_cns: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -191,17 +193,38 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// A rustls server config for a PEM pair.
 pub fn server_config(pair: &Pair) -> Arc<rustls::ServerConfig> {
+    server_config_with(pair, None)
+}
+
+/// Like `server_config`, but asking for an optional client certificate from `client_ca`
+/// (as a kubelet with `authentication.x509.clientCAFile` does).
+pub fn server_config_with(pair: &Pair, client_ca: Option<&str>) -> Arc<rustls::ServerConfig> {
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
             .collect::<Result<_, _>>()
             .expect("cert pem");
     let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("key pem");
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server cert");
+        .expect("versions");
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(c.expect("client CA pem")).expect("client CA");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut cfg = builder.with_single_cert(chain, key).expect("server cert");
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(cfg)
 }
@@ -235,21 +258,44 @@ pub async fn start(node: &str, pair: &Pair, behaviour: Behaviour) -> FakeKubelet
 
 /// Start a fake kubelet on a fresh port of the local address `ip`.
 pub async fn start_at(ip: &str, node: &str, pair: &Pair, behaviour: Behaviour) -> FakeKubelet {
+    start_full(ip, node, pair, behaviour, None).await
+}
+
+/// Start a fake kubelet that also asks for client certificates from `client_ca` and records
+/// the CN of each one presented (in `client_cns`).
+pub async fn start_full(
+    ip: &str,
+    node: &str,
+    pair: &Pair,
+    behaviour: Behaviour,
+    client_ca: Option<&str>,
+) -> FakeKubelet {
     let listener = TcpListener::bind((ip, 0)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let auth: Arc<Mutex<Vec<String>>> = Arc::default();
     let paths: Arc<Mutex<Vec<String>>> = Arc::default();
     let connections = Arc::new(AtomicUsize::new(0));
-    let acceptor = tokio_rustls::TlsAcceptor::from(server_config(pair));
-    let (a, p, c) = (auth.clone(), paths.clone(), connections.clone());
+    let client_cns: Arc<Mutex<Vec<String>>> = Arc::default();
+    let acceptor = tokio_rustls::TlsAcceptor::from(server_config_with(pair, client_ca));
+    let (a, p, c, cns) = (
+        auth.clone(),
+        paths.clone(),
+        connections.clone(),
+        client_cns.clone(),
+    );
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
             c.fetch_add(1, Ordering::SeqCst);
-            let (acceptor, behaviour, a, p) =
-                (acceptor.clone(), behaviour.clone(), a.clone(), p.clone());
+            let (acceptor, behaviour, a, p, cns) = (
+                acceptor.clone(),
+                behaviour.clone(),
+                a.clone(),
+                p.clone(),
+                cns.clone(),
+            );
             tokio::spawn(async move {
                 if matches!(behaviour, Behaviour::Hang) {
                     // Hold the socket open and say nothing.
@@ -260,6 +306,17 @@ pub async fn start_at(ip: &str, node: &str, pair: &Pair, behaviour: Behaviour) -
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first())
+                    && let Ok((_, x)) = x509_parser::parse_x509_certificate(cert)
+                    && let Some(cn) = x
+                        .subject()
+                        .iter_common_name()
+                        .next()
+                        .and_then(|c| c.as_str().ok())
+                    && let Ok(mut v) = cns.lock()
+                {
+                    v.push(cn.to_string());
+                }
                 let svc = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let (a, p, behaviour) = (a.clone(), p.clone(), behaviour.clone());
@@ -314,6 +371,7 @@ pub async fn start_at(ip: &str, node: &str, pair: &Pair, behaviour: Behaviour) -
         auth,
         paths,
         connections,
+        client_cns,
         task,
     }
 }
