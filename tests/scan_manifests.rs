@@ -129,25 +129,23 @@ fn the_scan_component_grants_the_least_and_no_nodes_proxy() {
     assert_eq!(args.first(), Some(&"scan"));
     assert!(!args.iter().any(|a| a.contains("proxy")), "{args:?}");
 
-    // The opt-in patch, applied as its comment says, adds nodes/proxy and nothing else.
+    // The opt-in component, used as its comment says, adds nodes/proxy and the flag, nothing else.
     let tmp = tempfile::tempdir().expect("tmp");
-    // Components must be relative: copy the component beside a throw-away overlay.
-    let copy = tmp.path().join("scan");
+    // Components must be relative: copy both beside a throw-away overlay.
     let overlay = tmp.path().join("overlay");
-    std::fs::create_dir_all(&copy).expect("mkdir");
     std::fs::create_dir_all(&overlay).expect("mkdir");
-    for e in std::fs::read_dir(&dir).expect("read component") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), copy.join(e.file_name())).expect("copy");
+    for name in ["scan", "scan-nodes-proxy"] {
+        let from = common::crate_dir().join("manifests/components").join(name);
+        let to = tmp.path().join(name);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for e in std::fs::read_dir(&from).expect("read component") {
+            let e = e.expect("entry");
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
     }
-    std::fs::copy(
-        dir.join("nodes-proxy.patch.yaml"),
-        overlay.join("nodes-proxy.patch.yaml"),
-    )
-    .expect("copy patch");
     std::fs::write(
         overlay.join("kustomization.yaml"),
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents: [../scan]\npatches:\n  - path: nodes-proxy.patch.yaml\n    target: {kind: ClusterRole, name: kubelet-tls-guard-scan}\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents: [../scan, ../scan-nodes-proxy]\n",
     )
     .expect("write");
     let out = Command::new("kubectl")
@@ -167,4 +165,14 @@ fn the_scan_component_grants_the_least_and_no_nodes_proxy() {
     let after = rules(&patched, "ClusterRole");
     assert!(has(&after, "nodes/proxy", "get"));
     assert_eq!(after.len(), cluster.len() + 1);
+    assert_eq!(rules(&patched, "Role").len(), ns.len());
+    let cron = patched
+        .iter()
+        .find(|d| d["kind"] == "CronJob")
+        .expect("CronJob");
+    let args = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "--kubelet-access=proxy"))
+    );
 }
