@@ -322,3 +322,59 @@ async fn ctrl_c_stops_a_stuck_scan_at_once() {
     assert!(took < Duration::from_secs(3), "took {took:?} to stop");
     assert!(stdout.is_empty(), "no partial report: {stdout}");
 }
+
+/// Kubeconfig resolution as kubectl's: KUBECONFIG when no --kubeconfig, and --context picks a
+/// context other than the current one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_from_the_environment_and_context_flag() {
+    let ca = TestCa::new("ca");
+    let (api, _k, dir) = setup(&ca, 1, ApiState::default()).await;
+    let kc = api.kubeconfig(dir.path(), Some("t"), None);
+    // Add a dead cluster as the current context; "fake" stays the good one.
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&kc).expect("read")).expect("json");
+    v["clusters"]
+        .as_array_mut()
+        .expect("clusters")
+        .push(json!({"name": "dead", "cluster": {"server": "https://127.0.0.1:1"}}));
+    v["contexts"]
+        .as_array_mut()
+        .expect("contexts")
+        .push(json!({"name": "dead", "context": {"cluster": "dead", "user": "fake"}}));
+    v["current-context"] = json!("dead");
+    std::fs::write(&kc, v.to_string()).expect("write");
+    let run_env = |extra: Vec<&'static str>| {
+        let kc = kc.clone();
+        let home = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(common::bin())
+                .args(["scan", "--format", "json", "--timeout", "2s"])
+                .args(extra)
+                .env("KUBECONFIG", &kc)
+                .env("HOME", &home)
+                .output()
+                .expect("run")
+        })
+    };
+    let good = run_env(vec!["--context", "fake"]).await.expect("join");
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let report: Value = serde_json::from_slice(&good.stdout).expect("json");
+    assert_eq!(
+        report["readiness"]["kubeletCertificateAuthority"]["verified"],
+        1
+    );
+    let dead = run_env(vec![]).await.expect("join");
+    assert_eq!(dead.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&dead.stdout).expect("json");
+    assert!(
+        report["results"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|r| r["object"] == "nodes" && r["status"] == "error")),
+        "{report}"
+    );
+}

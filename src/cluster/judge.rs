@@ -110,7 +110,9 @@ pub fn node(source: &str, p: &NodeProbe, csr_note: Option<&str>, policy: &Policy
             m.clone(),
         ),
     }];
-    out[0].location = p.endpoint.authority();
+    if p.endpoint.host.is_some() {
+        out[0].location = p.endpoint.authority();
+    }
     let kubelet_rules = [
         RuleId::KubeletRotateServerCert,
         RuleId::KubeletServerTlsBootstrap,
