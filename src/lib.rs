@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod fsio;
 pub mod install;

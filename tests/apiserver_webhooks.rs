@@ -223,7 +223,13 @@ fn every_overlay_is_covered() {
     found.sort();
     assert_eq!(
         found,
-        ["cert-manager", "dry-run", "enforce", "node-audit", "remediate"],
+        [
+            "cert-manager",
+            "dry-run",
+            "enforce",
+            "node-audit",
+            "remediate"
+        ],
         "a new overlay needs its own overlay_* test here"
     );
 }
