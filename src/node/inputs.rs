@@ -4,7 +4,6 @@
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::shell;
 use crate::fsio::ReadError;
-use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
 use std::path::Path;
@@ -124,27 +123,71 @@ pub fn detect(text: &str) -> Format {
     {
         return Format::Systemd;
     }
-    if meaningful().next().is_some() && meaningful().all(|l| env_assignment(l).is_some()) {
+    if meaningful().next().is_some() && env_file_words(text).is_some() {
         return Format::EnvFile;
     }
     Format::Yaml
 }
 
-/// `KEY=value` or `export KEY=value` → (key, offset of value within the line).
-fn env_assignment(line: &str) -> Option<(&str, usize)> {
-    let body = line
-        .strip_prefix("export ")
-        .map(str::trim_start)
-        .unwrap_or(line);
-    let lead = line.len() - body.len();
-    let (key, _) = body.split_once('=')?;
-    let ok = !key.is_empty()
-        && key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ok.then_some((key, lead + key.len() + 1))
+/// The assignment words of an env file (`KEY=value`, `export KEY=value`), read as the shell and
+/// systemd's EnvironmentFile= read them: quoted values may span lines, and a backslash before a
+/// newline continues the line. `None` when any command is not purely assignments.
+fn env_file_words(text: &str) -> Option<Vec<shell::Word>> {
+    let mut out = Vec::new();
+    for command in shell::simple_commands(text).ok()? {
+        let mut words = command.into_iter().peekable();
+        if words.peek().is_some_and(|w| w.text == "export") {
+            words.next();
+        }
+        for w in words {
+            let (name, _) = w.text.split_once('=')?;
+            if !is_env_name(name) {
+                return None;
+            }
+            out.push(w);
+        }
+    }
+    Some(out)
+}
+
+fn is_env_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// One `NAME=value` word of `text` (at `span`) as a variable whose value is split into words at
+/// whitespace, as `$NAME` expands; each word's span is where it stands in `text`, taken from the
+/// tokenizer's own offsets (quotes anywhere in the word are removed, as systemd and the shell do).
+fn assignment(text: &str, word: &shell::Word) -> Option<Var> {
+    let raw = text.get(word.span.clone())?;
+    let offsets = shell::word_offsets(raw).ok()?;
+    let eq = word.text.find('=')?;
+    let name = &word.text[..eq];
+    if !is_env_name(name) {
+        return None;
+    }
+    let value = word.text.get(eq + 1..)?;
+    let mut tokens = Vec::new();
+    let mut at = eq + 1;
+    for piece in value.split_ascii_whitespace() {
+        let start = at + value[at - eq - 1..].find(piece)?;
+        let end = start + piece.len();
+        at = end;
+        let raw_start = *offsets.get(start)?;
+        let raw_end = offsets.get(end - 1)? + 1;
+        tokens.push(Token {
+            text: piece.to_string(),
+            origin: Origin::Text {
+                span: word.span.start + raw_start..word.span.start + raw_end,
+            },
+        });
+    }
+    Some(Var {
+        name: name.to_string(),
+        tokens,
+    })
 }
 
 /// Parse `text` into the items the rules look at.
@@ -194,67 +237,22 @@ fn objects(doc: usize, value: Value) -> Vec<Item> {
     }]
 }
 
-/// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
-/// parser's time grows faster than linearly with flow nesting depth.
-pub const MAX_YAML_DEPTH: usize = 128;
-
-/// Refuse pathologically deep nesting with a cheap linear pass over the parser events. Syntax
-/// errors are left to the real parse, which reports them with its own position.
-fn check_depth(text: &str) -> Result<(), InputError> {
-    use saphyr_parser::{Event, Parser};
-    let mut depth = 0usize;
-    let too_deep = |line: usize, col: usize| {
-        InputError(format!(
-            "invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels at line {line} column {}",
-            col + 1
-        ))
-    };
-    for event in Parser::new_from_str(text) {
-        let (event, span) = match event {
-            Ok(e) => e,
-            // The scanner has its own (flow) depth limit, reached before ours.
-            Err(e) if e.info().contains("recursion limit") => {
-                return Err(too_deep(e.marker().line(), e.marker().col()));
-            }
-            Err(_) => return Ok(()),
-        };
-        match event {
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > MAX_YAML_DEPTH {
-                    return Err(too_deep(span.start.line(), span.start.col()));
-                }
-            }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 fn yaml(text: &str) -> Result<Vec<Item>, InputError> {
-    check_depth(text)?;
+    let docs = crate::yaml::documents(text).map_err(InputError)?;
     let mut items = Vec::new();
-    for (doc, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(de) {
+    for (doc, parsed) in docs.into_iter().enumerate() {
+        match parsed {
             Ok(v) => items.extend(objects(doc, v)),
-            Err(e) => {
-                // The stream cannot be resynchronised after a syntax error: report and stop.
-                items.push(Item::Invalid {
-                    doc,
-                    reason: format!("invalid YAML: {e}"),
-                });
-                break;
-            }
+            Err(reason) => items.push(Item::Invalid { doc, reason }),
         }
     }
     Ok(items)
 }
 
-/// A variable assignment: its name and the span of its value in the file.
+/// A variable assignment: its name and the words of its value, with their spans in the file.
 struct Var {
     name: String,
-    value: Range<usize>,
+    tokens: Vec<Token>,
 }
 
 fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -266,33 +264,11 @@ fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// Strip one pair of surrounding quotes from the span `r` of `text`.
-fn unquote(text: &str, r: Range<usize>) -> Range<usize> {
-    let s = &text[r.clone()];
-    let trimmed = s.trim_end();
-    let end = r.start + trimmed.len();
-    let bytes = trimmed.as_bytes();
-    if bytes.len() >= 2
-        && (bytes[0] == b'"' || bytes[0] == b'\'')
-        && bytes[bytes.len() - 1] == bytes[0]
-    {
-        r.start + 1..end - 1
-    } else {
-        r.start..end
-    }
-}
-
 fn env_vars(text: &str) -> Vec<Var> {
-    line_spans(text)
-        .filter_map(|(start, line)| {
-            let lead = line.len() - line.trim_start().len();
-            let (key, off) = env_assignment(line.trim_start())?;
-            let vstart = start + lead + off;
-            Some(Var {
-                name: key.to_string(),
-                value: unquote(text, vstart..start + line.len()),
-            })
-        })
+    env_file_words(text)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|w| assignment(text, w))
         .collect()
 }
 
@@ -306,21 +282,9 @@ fn systemd(text: &str) -> (Vec<Var>, Option<Range<usize>>) {
         let lead = start + line.len() - trimmed.len();
         if let Some(rest) = trimmed.strip_prefix("Environment=") {
             let base = lead + "Environment=".len();
-            for w in shell::words(rest).unwrap_or_default() {
-                let Some((name, _)) = w.text.split_once('=') else {
-                    continue;
-                };
-                let raw = &rest[w.span.clone()];
-                let quoted = raw.starts_with('"') || raw.starts_with('\'');
-                let vstart = base + w.span.start + usize::from(quoted) + name.len() + 1;
-                let vend = base + w.span.end
-                    - usize::from(quoted && raw.len() > 1 && raw.ends_with(&raw[..1]));
-                if vstart <= vend {
-                    vars.push(Var {
-                        name: name.to_string(),
-                        value: vstart..vend,
-                    });
-                }
+            for mut w in shell::words(rest).unwrap_or_default() {
+                w.span = base + w.span.start..base + w.span.end;
+                vars.extend(assignment(text, &w));
             }
         } else if let Some(rest) = trimmed.strip_prefix("ExecStart=") {
             let mut end = start + line.len();
@@ -350,18 +314,7 @@ fn systemd(text: &str) -> (Vec<Var>, Option<Range<usize>>) {
 /// Collect kubelet flags: ExecStart's words (expanding `$VAR`s defined here), then the
 /// `KUBELET_*` variables it does not reference.
 fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) -> Vec<Item> {
-    let var_tokens = |v: &Var| -> Vec<Token> {
-        shell::words(&text[v.value.clone()])
-            .unwrap_or_default()
-            .into_iter()
-            .map(|w| Token {
-                text: w.text,
-                origin: Origin::Text {
-                    span: v.value.start + w.span.start..v.value.start + w.span.end,
-                },
-            })
-            .collect()
-    };
+    let var_tokens = |v: &Var| v.tokens.clone();
     let mut tokens = Vec::new();
     let mut used: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -381,7 +334,7 @@ fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) -> Vec<Item> 
                     // Only the last assignment of a variable counts.
                     if let Some(v) = vars.iter().rev().find(|v| v.name == name) {
                         tokens.extend(var_tokens(v));
-                        if !text[v.value.clone()].trim().is_empty() {
+                        if !v.tokens.is_empty() {
                             names.push(v.name.clone());
                         }
                     }

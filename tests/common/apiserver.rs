@@ -22,11 +22,10 @@
 pub mod pki;
 #[path = "apiserver_proc.rs"]
 mod proc;
-#[path = "../support/skip.rs"]
-pub mod skip;
 #[path = "apiserver_webhook.rs"]
 pub mod webhook;
 
+use super::skip;
 use base64::Engine as _;
 use serde_json::Value;
 use std::collections::HashMap;

@@ -456,3 +456,7 @@ pub fn assert_no_problems(what: &str, problems: &[String]) {
 pub mod nodefs;
 #[path = "../support/skip.rs"]
 pub mod skip;
+
+pub mod fake_apiserver;
+pub mod fake_kubelet;
+pub mod scan_support;

@@ -209,6 +209,8 @@ pub(super) fn subject(
     };
     for &rule in rules {
         match rule {
+            // Live only (scan): nothing in a declaration to change.
+            RuleId::KubeletServingCertVerified => continue,
             RuleId::ApiserverKubeletCa | RuleId::ApiserverKubeletClientCert => {
                 let wanted = wanted_flags(rule, policy);
                 let missing: Vec<&(&str, String)> = wanted
