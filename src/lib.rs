@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certs;
 pub mod checks;
 pub mod cli;
+pub mod cluster;
 pub mod component;
 pub mod engine;
 pub mod fixer;

@@ -10,5 +10,6 @@ fn main() -> ExitCode {
         Command::Fix(a) => kubelet_tls_guard::cli::fix::run(a),
         Command::Certs(a) => kubelet_tls_guard::cli::certs::run(a),
         Command::WebhookConfig(a) => kubelet_tls_guard::cli::webhook_config::run(a),
+        Command::ApproveCsrs(a) => kubelet_tls_guard::cli::approve_csrs::run(a),
     }
 }

@@ -1,5 +1,6 @@
 //! Command line: one module per subcommand, each with its clap `Args` and a `run`.
 
+pub mod approve_csrs;
 pub mod certs;
 pub mod check;
 pub mod fix;
@@ -31,4 +32,6 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// Print the Validating- and MutatingWebhookConfiguration with the caBundle filled in.
     WebhookConfig(webhook_config::WebhookConfigArgs),
+    /// Approve kubelet serving-certificate CSRs that prove they belong to their Node; deny the rest.
+    ApproveCsrs(approve_csrs::ApproveCsrsArgs),
 }
