@@ -205,7 +205,7 @@ pub async fn run_watch(
     let ctx = Arc::new(approver(
         &client,
         opts,
-        NodeSource::Api(node_api.clone()),
+        NodeSource::Api(Box::new(node_api.clone())),
         metrics,
     ));
     let controller = Controller::new(csr_api, watcher::Config::default().fields(&signer_fields()));

@@ -10,9 +10,6 @@ pub mod metrics;
 pub mod summary;
 pub mod write;
 
-#[cfg(test)]
-mod tests;
-
 use checks::Failure;
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::core::v1::Node;

@@ -26,7 +26,7 @@ const REPORTED_CAP: usize = 100_000;
 /// Where Nodes are looked up: a listed snapshot (`--once`) or a fresh GET (watch mode, so that a
 /// CSR is judged against the Node's current addresses).
 pub enum NodeSource {
-    Api(Api<Node>),
+    Api(Box<Api<Node>>),
     Snapshot(HashMap<String, Arc<Node>>),
 }
 
