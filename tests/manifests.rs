@@ -13,6 +13,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kubelet_tls_guard::engine::{self, Target};
 use kubelet_tls_guard::policy::{Mode, Policy};
 use kubelet_tls_guard::webhook_config::{
@@ -229,6 +230,12 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("v1", "Secret") => round_trip_as::<Secret>(doc),
         ("apps/v1", "Deployment") => round_trip_as::<Deployment>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip_as::<PodDisruptionBudget>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip_as::<ClusterRole>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            round_trip_as::<ClusterRoleBinding>(doc)
+        }
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip_as::<Role>(doc),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip_as::<RoleBinding>(doc),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             round_trip_as::<ValidatingWebhookConfiguration>(doc)
         }
