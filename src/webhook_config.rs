@@ -102,6 +102,9 @@ pub struct WebhookOptions {
     pub mode: WebhookMode,
     pub timeout_seconds: i32,
     pub ca: CaSource,
+    /// `https://HOST[:PORT]` the API server calls instead of the Service (webhook outside the
+    /// cluster, tests); `/validate` and `/mutate` are appended.
+    pub url: Option<String>,
 }
 
 impl Default for WebhookOptions {
@@ -114,6 +117,7 @@ impl Default for WebhookOptions {
             mode: WebhookMode::DryRun,
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             ca: CaSource::None,
+            url: None,
         }
     }
 }
@@ -130,6 +134,8 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("--url {0:?}: must be https://HOST[:PORT] without user, path, query or fragment")]
+    Url(String),
     #[error("CA bundle {source_name}: {reason}")]
     CaBundle { source_name: String, reason: String },
 }
@@ -146,6 +152,13 @@ impl WebhookOptions {
         check_dns_label("--service", &self.service)?;
         check_dns_label("--namespace", &self.namespace)?;
         check_dns_subdomain("--name", &self.name)?;
+        if let Some(url) = &self.url {
+            // The API server refuses these; say so before anything is applied.
+            let host = url.strip_prefix("https://").unwrap_or("");
+            if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+                return Err(ConfigError::Url(url.clone()));
+            }
+        }
         if let CaSource::InjectFrom(from) = &self.ca {
             let bad = || ConfigError::Name {
                 flag: "--inject-ca-from",
@@ -385,13 +398,16 @@ fn client_config(opts: &WebhookOptions, path: &str) -> WebhookClientConfig {
             CaSource::Bundle(pem) => Some(ByteString(pem.clone())),
             _ => None,
         },
-        service: Some(ServiceReference {
-            name: opts.service.clone(),
-            namespace: opts.namespace.clone(),
-            path: Some(path.into()),
-            port: Some(opts.port),
-        }),
-        url: None,
+        service: match opts.url {
+            Some(_) => None,
+            None => Some(ServiceReference {
+                name: opts.service.clone(),
+                namespace: opts.namespace.clone(),
+                path: Some(path.into()),
+                port: Some(opts.port),
+            }),
+        },
+        url: opts.url.as_ref().map(|base| format!("{base}{path}")),
     }
 }
 
@@ -515,6 +531,30 @@ mod tests {
             ..WebhookOptions::default()
         };
         assert!(opts.validate().is_err());
+    }
+
+    #[test]
+    fn url_replaces_the_service() {
+        let opts = WebhookOptions {
+            url: Some("https://127.0.0.1:8443".into()),
+            ..WebhookOptions::default()
+        };
+        let cc = &validating_configuration(&opts).webhooks.unwrap()[0].client_config;
+        assert_eq!(cc.url.as_deref(), Some("https://127.0.0.1:8443/validate"));
+        assert!(cc.service.is_none());
+        for bad in [
+            "http://127.0.0.1",
+            "https://",
+            "https://h/x",
+            "https://u@h",
+            "https://h?q",
+        ] {
+            let opts = WebhookOptions {
+                url: Some(bad.into()),
+                ..WebhookOptions::default()
+            };
+            assert_eq!(opts.validate(), Err(ConfigError::Url(bad.into())), "{bad}");
+        }
     }
 
     #[test]

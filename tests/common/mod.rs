@@ -4,6 +4,7 @@
 //! Expectations are written from DESIGN.md and the input files, never from the engine's code.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod apiserver;
 pub mod csr_fixtures;
 
 use serde_json::Value;
