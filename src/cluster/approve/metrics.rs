@@ -56,7 +56,7 @@ impl Metrics {
         let leader = Gauge::default();
         registry.register(
             "csr_approver_leader",
-            "1 while this replica holds the approver Lease (or runs without leader election)",
+            "Whether this replica holds the approver Lease and decides (always 1 without leader election)",
             leader.clone(),
         );
         Metrics {

@@ -238,7 +238,7 @@ impl Approver {
         }
         self.metrics.count(decision.label(), reason, self.dry_run);
         let name = csr.name_any();
-        let (node, message) = match decision {
+        let (node, detail) = match decision {
             Decision::Approve { node } => (node.as_str(), "all checks passed".to_string()),
             Decision::Deny { node, failure } => {
                 (node.as_deref().unwrap_or(""), failure.message.clone())
@@ -255,7 +255,7 @@ impl Approver {
             decision = decision.label(),
             reason,
             dry_run = self.dry_run,
-            message = %message,
+            detail = %detail,
             "CSR decision"
         );
     }
