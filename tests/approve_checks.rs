@@ -478,3 +478,186 @@ fn scan_summary_names_pending_and_denied_per_node() {
     assert_eq!(got["node-b"].pending, vec!["csr-b1"]);
     assert!(got["node-b"].denied.is_empty());
 }
+
+// Each check on its own, at its edges.
+mod each_check {
+    use kubelet_tls_guard::cluster::approve::checks::{self, Check};
+    use kubelet_tls_guard::cluster::approve::csr::Request;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn node_name() {
+        assert_eq!(
+            checks::node_name(Some("system:node:ip-10-0-1-11.ec2.internal")),
+            Ok("ip-10-0-1-11.ec2.internal")
+        );
+        for bad in [
+            "system:node:",
+            "system:node:Node_A",
+            "system:nodes:a",
+            "node-a",
+            "system:node:a..b",
+        ] {
+            assert_eq!(
+                checks::node_name(Some(bad)).map_err(|f| f.check),
+                Err(Check::UsernameNotNode),
+                "{bad}"
+            );
+        }
+        assert!(checks::node_name(None).is_err());
+    }
+
+    #[test]
+    fn groups() {
+        assert!(checks::groups(Some(&s(&["system:authenticated", "system:nodes"]))).is_ok());
+        assert!(checks::groups(Some(&s(&["system:node"]))).is_err());
+        assert!(checks::groups(None).is_err());
+    }
+
+    #[test]
+    fn expiration_cap_is_inclusive() {
+        assert!(checks::expiration(Some(3600), Some(3600)).is_ok());
+        assert!(checks::expiration(Some(3601), Some(3600)).is_err());
+        assert!(checks::expiration(Some(-1), Some(3600)).is_err());
+        assert!(checks::expiration(None, Some(3600)).is_ok());
+        assert!(checks::expiration(Some(i32::MAX), None).is_ok());
+    }
+
+    #[test]
+    fn usages() {
+        assert!(checks::usages(Some(&s(&["server auth"]))).is_ok());
+        assert!(
+            checks::usages(Some(&s(&[
+                "key encipherment",
+                "digital signature",
+                "server auth"
+            ])))
+            .is_ok()
+        );
+        for bad in [
+            vec![],
+            s(&["digital signature"]),
+            s(&["server auth", "client auth"]),
+            s(&["server auth", "cert sign"]),
+        ] {
+            assert!(checks::usages(Some(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_size() {
+        assert!(checks::request_size(16 * 1024, 16 * 1024).is_ok());
+        assert_eq!(
+            checks::request_size(16 * 1024 + 1, 16 * 1024).map_err(|f| f.check),
+            Err(Check::RequestTooLarge)
+        );
+    }
+
+    #[test]
+    fn in_cluster_names() {
+        let req = |d: &str| Request {
+            dns: vec![d.into()],
+            ..Request::default()
+        };
+        for bad in [
+            "kubernetes",
+            "KUBERNETES.default",
+            "kubernetes.default.svc.cluster.local",
+            "web.prod.svc",
+            "web.prod.svc.corp.example",
+            "cluster.local",
+            "x.cluster.local.",
+            "kubernetes.default.svc.",
+        ] {
+            let r = checks::in_cluster_names(&req(bad), "corp.example");
+            let r2 = checks::in_cluster_names(&req(bad), "cluster.local");
+            assert!(r.is_err() || r2.is_err(), "{bad}");
+        }
+        assert!(
+            checks::in_cluster_names(&req("web.prod.svc.corp.example"), "corp.example").is_err()
+        );
+        for ok in [
+            "node-a",
+            "node-a.example.com",
+            "kube-node-1",
+            "svc-node.example.com",
+        ] {
+            assert!(
+                checks::in_cluster_names(&req(ok), "cluster.local").is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn dns_syntax() {
+        for ok in ["node-a", "Node-A.Example.com", "a.b-c.d", "node-a."] {
+            assert!(checks::is_dns_subdomain(&checks::normalise_dns(ok)), "{ok}");
+        }
+        for bad in [
+            "",
+            "*.node-a",
+            "-a",
+            "a-",
+            "a..b",
+            "a_b",
+            "nöde",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                !checks::is_dns_subdomain(&checks::normalise_dns(bad)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn address_sets_normalise() {
+        use k8s_openapi::api::core::v1::NodeAddress;
+        let a = |t: &str, v: &str| NodeAddress {
+            type_: t.into(),
+            address: v.into(),
+        };
+        let (ips, dns) = checks::address_sets(&[
+            a("InternalIP", "0:0:0:0:0:0:0:1"),
+            a("ExternalIP", "::ffff:198.51.100.4"),
+            a("Hostname", "Node-A."),
+            a("InternalDNS", "node-a.internal"),
+        ]);
+        assert!(ips.contains(&"::1".parse().expect("ip")));
+        assert!(ips.contains(&"198.51.100.4".parse().expect("ip")));
+        assert!(dns.contains("node-a") && dns.contains("node-a.internal"));
+        assert_eq!((ips.len(), dns.len()), (2, 2));
+    }
+
+    #[test]
+    fn subject() {
+        let r = Request {
+            common_names: s(&["system:node:a"]),
+            organizations: s(&["system:nodes"]),
+            ..Request::default()
+        };
+        assert!(
+            checks::common_name(&r, "a").is_ok()
+                && checks::organization(&r).is_ok()
+                && checks::subject_attributes(&r).is_ok()
+        );
+        assert!(checks::common_name(&r, "b").is_err());
+        let r = Request {
+            organizations: s(&["system:nodes", "system:nodes"]),
+            ..Request::default()
+        };
+        assert!(checks::organization(&r).is_err());
+        let r = Request {
+            other_subject: s(&["2.5.4.11"]),
+            ..Request::default()
+        };
+        assert_eq!(
+            checks::subject_attributes(&r).map_err(|f| f.check),
+            Err(Check::SubjectAttributeForbidden)
+        );
+    }
+}
