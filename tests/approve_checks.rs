@@ -305,7 +305,9 @@ fn decision_table() {
         let ok = match (&want, &got) {
             (Want::Approve, Decision::Approve { node }) => node == "node-a",
             (Want::Deny(check), Decision::Deny { failure, .. }) => failure.check == *check,
-            (Want::Pending, Decision::Pending { node }) => node == "node-new",
+            (Want::Pending, Decision::Pending { node, reason }) => {
+                node == "node-new" && *reason == "NodeNotFound"
+            }
             (Want::Ignore, Decision::Ignore(_)) => true,
             _ => false,
         };
@@ -336,6 +338,34 @@ fn a_denial_names_its_check_and_the_offending_value() {
     assert_eq!(failure.check.reason(), "SANNotNodeAddress");
     assert!(failure.message.contains(B_IP), "{}", failure.message);
     assert!(failure.message.contains("node-a"), "{}", failure.message);
+}
+
+#[test]
+fn a_node_without_addresses_yet_leaves_the_csr_pending() {
+    // With an external cloud provider the Node has no addresses until its controller sets them.
+    let bare = node("node-a", &[]);
+    let c = csr("csr", "node-a", &request_pem(&kubelet_a()));
+    let got = judge(&c, |_| Some(&bare), &Config::default());
+    assert_eq!(
+        got,
+        Decision::Pending {
+            node: "node-a".into(),
+            reason: "NodeHasNoAddresses"
+        }
+    );
+    // A hostile request from the same node is still denied at once.
+    let c = csr(
+        "csr",
+        "node-a",
+        &request_pem(&Shape {
+            uris: vec!["https://x".into()],
+            ..kubelet_a()
+        }),
+    );
+    assert!(matches!(
+        judge(&c, |_| Some(&bare), &Config::default()),
+        Decision::Deny { .. }
+    ));
 }
 
 #[test]

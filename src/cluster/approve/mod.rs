@@ -51,8 +51,10 @@ pub enum Decision {
         node: Option<String>,
         failure: Failure,
     },
-    /// Everything but the Node's addresses holds, and Node `node` does not exist (yet).
-    Pending { node: String },
+    /// Everything but the Node's addresses holds, and Node `node` does not exist yet
+    /// (`NodeNotFound`) or reports no address yet (`NodeHasNoAddresses`: a cloud provider's
+    /// controller fills them in after the kubelet registers).
+    Pending { node: String, reason: &'static str },
     /// Not ours to touch: another signer, or already decided.
     Ignore(&'static str),
 }
@@ -73,7 +75,7 @@ impl Decision {
         match self {
             Decision::Approve { .. } => APPROVED_REASON,
             Decision::Deny { failure, .. } => failure.check.reason(),
-            Decision::Pending { .. } => "NodeNotFound",
+            Decision::Pending { reason, .. } => reason,
             Decision::Ignore(why) => why,
         }
     }
@@ -81,6 +83,8 @@ impl Decision {
 
 /// Reason of the `Approved` condition.
 pub const APPROVED_REASON: &str = "AllChecksPassed";
+pub const PENDING_NO_NODE: &str = "NodeNotFound";
+pub const PENDING_NO_ADDRESSES: &str = "NodeHasNoAddresses";
 
 /// Whether the CSR already carries a decision (Approved, Denied or Failed) or a certificate.
 pub fn is_decided(csr: &CertificateSigningRequest) -> bool {
@@ -126,6 +130,7 @@ pub fn judge<N: Borrow<Node>>(
     let Some(node) = node(name) else {
         return Decision::Pending {
             node: name.to_owned(),
+            reason: PENDING_NO_NODE,
         };
     };
     let addresses = node
@@ -134,6 +139,12 @@ pub fn judge<N: Borrow<Node>>(
         .as_ref()
         .and_then(|s| s.addresses.as_deref())
         .unwrap_or_default();
+    if addresses.is_empty() {
+        return Decision::Pending {
+            node: name.to_owned(),
+            reason: PENDING_NO_ADDRESSES,
+        };
+    }
     match checks::sans_are_node_addresses(&req, name, addresses) {
         Ok(()) => Decision::Approve {
             node: name.to_owned(),

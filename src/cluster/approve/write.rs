@@ -108,7 +108,7 @@ impl Approver {
                     self.forget(&csr);
                     return Outcome::Ignored(why);
                 }
-                Decision::Pending { node } => {
+                Decision::Pending { node, .. } => {
                     self.report(&csr, &decision);
                     return Outcome::Pending(node.clone());
                 }
@@ -147,7 +147,7 @@ impl Approver {
     /// Judge without a Node first, so a Node is read only for a CSR that passed everything else.
     async fn decide(&self, csr: &CertificateSigningRequest) -> Result<Decision, kube::Error> {
         let first = judge(csr, |_| None::<Arc<Node>>, &self.cfg);
-        let Decision::Pending { node } = &first else {
+        let Decision::Pending { node, .. } = &first else {
             return Ok(first);
         };
         match self.nodes.get(node).await? {
@@ -243,9 +243,13 @@ impl Approver {
             Decision::Deny { node, failure } => {
                 (node.as_deref().unwrap_or(""), failure.message.clone())
             }
-            Decision::Pending { node } => (
+            Decision::Pending { node, reason } => (
                 node.as_str(),
-                format!("Node {node} does not exist yet; re-examined when it appears"),
+                if *reason == super::PENDING_NO_ADDRESSES {
+                    format!("Node {node} reports no address yet; re-examined when it changes")
+                } else {
+                    format!("Node {node} does not exist yet; re-examined when it appears")
+                },
             ),
             Decision::Ignore(_) => ("", String::new()),
         };
