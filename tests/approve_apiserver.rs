@@ -12,53 +12,14 @@ mod common;
 use base64::Engine as _;
 use common::apiserver::webhook::{eventually, text};
 use common::apiserver::{self, ApiServer};
+use common::approver::{SA_NS, SERVING, approver_cmd, install, lock, out_text, run_approver};
 use common::csr_fixtures::{Shape, kubelet_shape, request_pem};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const SA_NS: &str = "kubelet-tls-guard";
-const SA: &str = "kubelet-tls-guard-csr-approver";
-const SERVING: &str = "kubernetes.io/kubelet-serving";
-
-fn lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The shipped ServiceAccount and RBAC, applied as admin; plus what lets nodes create CSRs
-/// (kubeadm binds the same role for bootstrapping kubelets). Returns the approver's kubeconfig.
-fn install(s: &ApiServer) -> PathBuf {
-    static DONE: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(kc) = done.as_ref() {
-        return kc.clone();
-    }
-    s.ensure_namespace(SA_NS);
-    let dir = crate_dir().join("manifests/components/csr-approver");
-    for f in ["serviceaccount.yaml", "rbac.yaml"] {
-        let yaml = std::fs::read_to_string(dir.join(f)).expect("read component");
-        s.apply_yaml(&yaml)
-            .unwrap_or_else(|e| panic!("apply {f}: {e}"));
-    }
-    s.apply_yaml(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: test-nodes-create-csrs\n\
-         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node-bootstrapper}\n\
-         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:nodes}]\n",
-    )
-    .expect("bind system:node-bootstrapper");
-    let kc = s.serviceaccount_kubeconfig(SA_NS, SA);
-    *done = Some(kc.clone());
-    kc
-}
 
 fn create_as(s: &ApiServer, kubeconfig: &Path, obj: &Value) {
     let out = s.kubectl_as(kubeconfig, &["create", "-f", "-"], Some(&obj.to_string()));
@@ -135,43 +96,6 @@ fn conditions(s: &ApiServer, name: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn approver_cmd(kubeconfig: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubelet-tls-guard"));
-    cmd.arg("approve-csrs")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null());
-    for v in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd
-}
-
-fn run_approver(kubeconfig: &Path, args: &[&str]) -> Output {
-    approver_cmd(kubeconfig, args)
-        .output()
-        .expect("run approve-csrs")
-}
-
-fn out_text(out: &Output) -> String {
-    format!(
-        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Successful approval-subresource writes to CSR `name`, by user, from the audit log.
