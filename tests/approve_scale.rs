@@ -106,6 +106,7 @@ fn once_decides_5000_csrs_over_5000_nodes() {
     );
 
     let timed = std::path::Path::new("/usr/bin/time").is_file();
+    let concurrency = std::env::var("KTG_APPROVER_CONCURRENCY").unwrap_or_else(|_| "16".into());
     let start = Instant::now();
     let out = if timed {
         let bin = std::env::var("KTG_APPROVER_BIN")
@@ -127,7 +128,7 @@ fn once_decides_5000_csrs_over_5000_nodes() {
         }
         cmd.output().expect("run approve-csrs")
     } else {
-        run_approver(&kc, &["--once", "--concurrency", "16"])
+        run_approver(&kc, &["--once", "--concurrency", &concurrency])
     };
     let took = start.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -148,7 +149,7 @@ fn once_decides_5000_csrs_over_5000_nodes() {
         .unwrap_or("(no /usr/bin/time)")
         .to_string();
     eprintln!(
-        "approve-csrs --once: {N} decided in {took:?} ({:.0} decisions/s, each an /approval PUT and an Event); {rss}",
+        "approve-csrs --once --concurrency {concurrency}: {N} decided in {took:?} ({:.0} decisions/s, each an /approval PUT and an Event); {rss}",
         N as f64 / took.as_secs_f64()
     );
     // Spot-check through the API: decided once, with the right reason.
