@@ -1052,7 +1052,8 @@ fn generated_configurations_obey_point_2() {
 
 /// The match conditions may narrow traffic, never hide an object the engine judges: every
 /// object the engine finds relevant must pass them. Inputs: the corpus, the shared fixtures
-/// and the cases above.
+/// and the cases above. A fast stand-in evaluated with the `cel` crate: the judge is the real
+/// API server's CEL, in tests/apiserver_routing.rs.
 #[test]
 fn match_conditions_never_hide_what_the_engine_judges() {
     let expr = match_expression();

@@ -13,6 +13,10 @@
 //! kills it when the test process is gone (normal exit, panic, or SIGKILL); a third one then
 //! removes the data directory. Each run also leaves pid files, so a later run reaps anything a
 //! killed watchdog left behind.
+//!
+//! Environment: `KTG_APISERVER_BIN_DIR` where the binaries are (default below, `bin_dir`);
+//! `KTG_KEEP_APISERVER_DIR=1` keeps the directory (certificates, kubeconfigs, process and audit
+//! logs) after the run for a look; the processes still go.
 
 #[path = "apiserver_pki.rs"]
 pub mod pki;

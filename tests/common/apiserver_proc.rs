@@ -98,7 +98,10 @@ pub fn reap_stale() {
                 let _ = Command::new("kill").args(["-KILL", pid]).status();
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        // KTG_KEEP_APISERVER_DIR asked to keep it for a look: only its processes go.
+        if !dir.join("keep").exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
@@ -149,7 +152,9 @@ pub fn launch(apiserver_bin: &Path, etcd_bin: &Path) -> Result<ApiServer, String
     let dir = std::env::temp_dir().join(format!("{RUN_PREFIX}{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let keep = std::env::var_os("KTG_KEEP_APISERVER_DIR").is_some();
-    if !keep {
+    if keep {
+        write(&dir.join("keep"), "")?;
+    } else {
         let mut cleanup = Command::new("sh");
         cleanup
             .args(["-c", CLEANUP, "cleanup"])
