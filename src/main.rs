@@ -12,5 +12,6 @@ fn main() -> ExitCode {
         Command::Certs(a) => kubelet_tls_guard::cli::certs::run(a),
         Command::WebhookConfig(a) => kubelet_tls_guard::cli::webhook_config::run(a),
         Command::Scan(a) => kubelet_tls_guard::cli::scan::run(a),
+        Command::ApproveCsrs(a) => kubelet_tls_guard::cli::approve_csrs::run(a),
     }
 }

@@ -1,5 +1,6 @@
 //! Command line: one module per subcommand, each with its clap `Args` and a `run`.
 
+pub mod approve_csrs;
 pub mod certs;
 pub mod check;
 pub mod fix;
@@ -34,4 +35,6 @@ pub enum Command {
     WebhookConfig(webhook_config::WebhookConfigArgs),
     /// Audit a running cluster: control-plane pods, kubeadm ConfigMaps and every kubelet.
     Scan(scan::ScanArgs),
+    /// Approve kubelet serving-certificate CSRs that prove they belong to their Node; deny the rest.
+    ApproveCsrs(approve_csrs::ApproveCsrsArgs),
 }
