@@ -2,9 +2,9 @@
 //! check's `reason()` is what the `Denied` condition, the Event and the metric label carry.
 
 use super::csr::Request;
+pub use super::reason::{Check, Failure};
 use k8s_openapi::api::core::v1::NodeAddress;
 use std::collections::HashSet;
-use std::fmt;
 use std::net::IpAddr;
 
 pub const NODE_USER_PREFIX: &str = "system:node:";
@@ -12,71 +12,6 @@ pub const NODES_GROUP: &str = "system:nodes";
 pub const USAGE_SERVER_AUTH: &str = "server auth";
 /// The only usages a kubelet serving certificate needs (`server auth` is required).
 pub const ALLOWED_USAGES: [&str; 3] = ["digital signature", "key encipherment", USAGE_SERVER_AUTH];
-
-/// Every reason a CSR can be denied for. Each names one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Check {
-    UsernameNotNode,
-    GroupMissing,
-    ExpirationTooLong,
-    UsagesInvalid,
-    RequestTooLarge,
-    RequestInvalid,
-    SignatureInvalid,
-    CommonNameMismatch,
-    OrganizationMismatch,
-    SubjectAttributeForbidden,
-    SanMissing,
-    SanTypeForbidden,
-    DnsNameInvalid,
-    InClusterName,
-    SanNotNodeAddress,
-}
-
-impl Check {
-    /// CamelCase, as Kubernetes condition and Event reasons are written.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Check::UsernameNotNode => "UsernameNotNode",
-            Check::GroupMissing => "GroupMissing",
-            Check::ExpirationTooLong => "ExpirationTooLong",
-            Check::UsagesInvalid => "UsagesInvalid",
-            Check::RequestTooLarge => "RequestTooLarge",
-            Check::RequestInvalid => "RequestInvalid",
-            Check::SignatureInvalid => "SignatureInvalid",
-            Check::CommonNameMismatch => "CommonNameMismatch",
-            Check::OrganizationMismatch => "OrganizationMismatch",
-            Check::SubjectAttributeForbidden => "SubjectAttributeForbidden",
-            Check::SanMissing => "SANMissing",
-            Check::SanTypeForbidden => "SANTypeForbidden",
-            Check::DnsNameInvalid => "DNSNameInvalid",
-            Check::InClusterName => "InClusterName",
-            Check::SanNotNodeAddress => "SANNotNodeAddress",
-        }
-    }
-}
-
-/// A failed check and what exactly failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub check: Check,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(check: Check, message: impl Into<String>) -> Self {
-        Failure {
-            check,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.check.reason(), self.message)
-    }
-}
 
 type Res<T = ()> = Result<T, Failure>;
 

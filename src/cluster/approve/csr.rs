@@ -6,7 +6,7 @@
 //! a second PEM block, trailing bytes, two extension requests, two SAN extensions (Go's parser keeps
 //! the last one, a naive reader the first).
 
-use super::checks::{Check, Failure};
+use super::reason::{Check, Failure};
 use std::net::IpAddr;
 use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::{GeneralName, ParsedExtension};

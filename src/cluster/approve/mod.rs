@@ -7,6 +7,7 @@ pub mod checks;
 pub mod controller;
 pub mod csr;
 pub mod metrics;
+pub mod reason;
 pub mod summary;
 pub mod write;
 
