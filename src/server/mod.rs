@@ -10,6 +10,7 @@ pub mod http;
 mod listener;
 pub mod metrics;
 pub mod ops;
+pub mod readfile;
 pub mod reload;
 pub mod shutdown;
 pub mod tls;
