@@ -2,16 +2,15 @@
 //! record the metrics and one log line.
 
 use super::admission::{self, parse_review};
+use super::body::{self, BodyError};
 use super::decide::{Endpoint, decide, kind_label};
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
 use crate::policy::Policy;
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,20 +71,20 @@ fn is_json(req: &Request) -> Result<(), String> {
     }
 }
 
-enum BodyError {
-    TooLarge,
-    Timeout,
-    Read(String),
+/// HTTP/1: tell the client the connection ends with this answer (the body was not read).
+fn closing(mut r: Response, version: Version) -> Response {
+    if version < Version::HTTP_2 {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
 }
 
-async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    match collected {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Ok(Err(e)) => Err(BodyError::Read(e.to_string())),
-    }
+/// The client waits for `100 Continue` before it sends the body: nothing to drain.
+fn expects_continue(req: &Request) -> bool {
+    req.headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
@@ -116,6 +115,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             why,
         );
     }
+    let version = req.version();
     let too_large = || format!("request body exceeds the {}-byte limit", s.body_limit);
     let declared = req
         .headers()
@@ -123,12 +123,22 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > s.body_limit as u64) {
-        return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        // Answered before reading; a client that sends at once is drained so it sees the 413.
+        // An HTTP/1 client that waits for `100 Continue` sends nothing (and reading would send
+        // the 100). HTTP/2 has no 100 here, and the stream is kept until the client has the
+        // answer: reset at once, curl reports an empty reply.
+        if version >= Version::HTTP_2 || !expects_continue(&req) {
+            body::drain(req.into_body());
+        }
+        let r = reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        return closing(r, version);
     }
-    let body = match read_body(req.into_body(), s.body_limit, s.body_timeout).await {
+    let body = match body::read_body(req.into_body(), s.body_limit, s.body_timeout).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        Err(BodyError::TooLarge(rest)) => {
+            body::drain(rest);
+            let r = reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+            return closing(r, version);
         }
         Err(BodyError::Timeout) => {
             return reject(

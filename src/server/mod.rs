@@ -5,6 +5,7 @@
 //! when to stop (the `serve` command on SIGTERM/SIGINT, tests whenever they like).
 
 pub mod admission;
+pub mod body;
 pub mod decide;
 pub mod http;
 mod listener;

@@ -11,3 +11,4 @@ mod server_common;
 mod skip;
 
 mod reload;
+mod uploads;
