@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// Time allowed for a TLS handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
+    /// Answer a review whose decision takes longer than this per failure policy: deny when the
+    /// policy enforces a rule, else allow with a warning. Keep it below the webhook's
+    /// timeoutSeconds.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub decision_timeout: Duration,
     /// After SIGTERM, stay up (not ready) this long before closing the listener.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub shutdown_delay: Duration,
@@ -255,6 +260,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
         handshake_timeout: args.handshake_timeout,
+        decision_timeout: args.decision_timeout,
+        decision_concurrency: 0,
         shutdown_delay: args.shutdown_delay,
         drain_timeout: args.drain_timeout,
     };

@@ -52,6 +52,7 @@ pub struct Metrics {
     pub cert_reloads: Counter,
     pub cert_reload_failures: Counter,
     pub tls_handshake_failures: Counter,
+    pub decision_timeouts: Family<EndpointLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -113,8 +114,15 @@ impl Metrics {
             "TLS handshakes that failed or timed out (e.g. a client without an accepted certificate)",
             tls_handshake_failures.clone(),
         );
+        let decision_timeouts = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "decision_timeouts",
+            "Admission decisions not finished within --decision-timeout (answered per failure policy)",
+            decision_timeouts.clone(),
+        );
         Metrics {
             registry,
+            decision_timeouts,
             requests,
             rule_results,
             latency,

@@ -11,6 +11,7 @@ pub mod http;
 mod listener;
 pub mod metrics;
 pub mod ops;
+pub mod pool;
 pub mod readfile;
 pub mod reload;
 pub mod shutdown;
@@ -44,6 +45,11 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// An admission decision not made within this (waiting for a free core included) is
+    /// answered per failure policy; see [`pool`].
+    pub decision_timeout: Duration,
+    /// Decisions running at once; 0: one per available core.
+    pub decision_concurrency: usize,
     /// After SIGTERM: report not-ready this long before closing the listener (lets endpoints
     /// controllers take the pod out of the Service first).
     pub shutdown_delay: Duration,
@@ -64,6 +70,8 @@ impl ServerOptions {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            decision_timeout: pool::DEFAULT_DECISION_TIMEOUT,
+            decision_concurrency: 0,
             shutdown_delay: Duration::ZERO,
             drain_timeout: Duration::from_secs(25),
         }
@@ -174,6 +182,7 @@ pub async fn start(policy: Arc<Policy>, opts: ServerOptions) -> Result<RunningSe
         metrics: metrics.clone(),
         body_limit: opts.body_limit,
         body_timeout: opts.body_timeout,
+        pool: pool::DecisionPool::new(opts.decision_concurrency, opts.decision_timeout),
     }));
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -10,5 +10,6 @@ mod server_common;
 #[path = "../support/skip.rs"]
 mod skip;
 
+mod decisions;
 mod reload;
 mod uploads;
