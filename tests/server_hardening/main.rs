@@ -10,6 +10,7 @@ mod server_common;
 #[path = "../support/skip.rs"]
 mod skip;
 
+mod connections;
 mod decisions;
 mod reload;
 mod uploads;
