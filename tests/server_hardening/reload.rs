@@ -91,11 +91,12 @@ impl Drop for FifoGuard {
     }
 }
 
-fn rss_kib() -> u64 {
+/// The peak resident memory of this process so far, in KiB.
+fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -108,7 +109,7 @@ async fn dev_zero_and_a_fifo_are_refused_and_good_files_put_back_load() {
     let s = TestServer::start_with(policy("mode: enforce\n"), fast_reload).await;
     let ca = TimeCa::new();
     let first = serial(&s, &ca.pem).await;
-    let rss_before = rss_kib();
+    let peak_before = peak_rss_kib();
 
     // /dev/zero never ends: refused by its type, not read.
     replace_with_symlink(&s.cert_path, Path::new("/dev/zero"));
@@ -118,8 +119,10 @@ async fn dev_zero_and_a_fifo_are_refused_and_good_files_put_back_load() {
         first,
         "the last good certificate stays"
     );
-    let grown = rss_kib().saturating_sub(rss_before);
-    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+    // Reading /dev/zero would take all memory; other tests of this binary stay far below 1 GiB.
+    let grown = peak_rss_kib().saturating_sub(peak_before);
+    eprintln!("peak resident memory grew by {grown} KiB");
+    assert!(grown < 1024 * 1024, "peak memory grew by {grown} KiB");
 
     // A FIFO with no writer: opening it must not block the reloader.
     let fifo = s.dir.path().join("fifo.crt");

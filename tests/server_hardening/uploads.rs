@@ -50,25 +50,32 @@ async fn curl_reads_the_413_of_a_body_over_the_limit() {
     // Large enough to fill every socket buffer between curl and the server.
     let big = s.dir.path().join("big.json");
     std::fs::write(&big, vec![b' '; 32 * 1024 * 1024]).unwrap();
-    for (what, args) in [
+    let cases: [(&str, &[&str]); 3] = [
         // Sent at once, length declared: answered before the body is read.
-        ("declared length", &["-H", "Expect:"][..]),
-        // curl waits for 100 Continue: the 413 comes instead.
-        ("Expect: 100-continue", &["-H", "Expect: 100-continue"][..]),
+        ("declared length", &["-H", "Expect:"]),
+        // curl waits for 100 Continue (its default for large bodies): the 413 comes instead.
+        ("Expect: 100-continue", &["-H", "Expect: 100-continue"]),
         // No length: the limit is crossed while reading.
         (
             "chunked",
-            &["-H", "Transfer-Encoding: chunked", "-H", "Expect:"][..],
+            &["-H", "Transfer-Encoding: chunked", "-H", "Expect:"],
         ),
-        ("HTTP/2", &["--http2", "-H", "Expect:"][..]),
-    ] {
-        let (code, err) = curl_status(&s, &big, args).await;
-        assert_eq!(code, "413", "{what}: curl printed {code:?}; stderr: {err}");
+    ];
+    for version in ["--http1.1", "--http2"] {
+        for (what, extra) in cases {
+            let mut args = vec![version];
+            args.extend_from_slice(extra);
+            let (code, err) = curl_status(&s, &big, &args).await;
+            assert_eq!(
+                code, "413",
+                "{version} {what}: curl printed {code:?}; stderr: {err}"
+            );
+        }
     }
     let m = s.metrics().await;
     assert_eq!(
         m.get(M_REQUESTS, &[("decision", "too_large")]),
-        4.0,
+        6.0,
         "{}",
         m.0
     );
@@ -77,6 +84,50 @@ async fn curl_reads_the_413_of_a_body_over_the_limit() {
         s.post("/validate", &deployment_without_ca()).await.status,
         200
     );
+}
+
+/// Python's http.client sends the whole body before it reads anything: only a server that
+/// drains the refused body lets it see the 413.
+const PYTHON_POST: &str = r#"
+import http.client, ssl, sys
+port, cafile, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=cafile)
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+try:
+    c.request("POST", "/validate", body=b" " * size, headers={"Content-Type": "application/json"})
+    print(c.getresponse().status)
+except Exception as e:
+    print("error", repr(e))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_reads_the_413_of_a_body_over_the_limit() {
+    if !require_tool("python3", "the 413 test with Python's http.client") {
+        return;
+    }
+    let s = TestServer::start_with(policy("mode: enforce\n"), |o| o.body_limit = LIMIT).await;
+    for size in [LIMIT + 1, 9 * 1024 * 1024, 32 * 1024 * 1024] {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", PYTHON_POST])
+            .arg(s.addr.port().to_string())
+            .arg(&s.ca_path)
+            .arg(size.to_string())
+            .stdin(Stdio::null());
+        without_proxy(&mut cmd);
+        let out = within(
+            "python3",
+            tokio::task::spawn_blocking(move || cmd.output().expect("run python3")),
+        )
+        .await
+        .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            said.trim(),
+            "413",
+            "{size} bytes: {said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
