@@ -14,9 +14,13 @@ fn h1(ca: &str) -> rustls::ClientConfig {
     client_config(ca, Alpn::Http1, BOTH_VERSIONS, None)
 }
 
-/// Read until EOF or an error; how long that took (`None`: still open after `limit`).
-async fn closed_within<S: AsyncRead + Unpin>(s: &mut S, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
+/// Read until EOF or an error; how long after `since` that happened (`None`: still open
+/// `limit` after the call).
+async fn closed_after<S: AsyncRead + Unpin>(
+    s: &mut S,
+    since: Instant,
+    limit: Duration,
+) -> Option<Duration> {
     let wait = async {
         let mut b = [0u8; 1024];
         while let Ok(n) = s.read(&mut b).await {
@@ -28,7 +32,7 @@ async fn closed_within<S: AsyncRead + Unpin>(s: &mut S, limit: Duration) -> Opti
     tokio::time::timeout(limit, wait)
         .await
         .ok()
-        .map(|()| start.elapsed())
+        .map(|()| since.elapsed())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,30 +46,34 @@ async fn silent_and_idle_connections_are_closed_but_busy_ones_are_not() {
     .await;
     let body = serde_json::to_vec(&deployment_without_ca()).unwrap();
 
+    // Each `since` is taken before the server's idle clock can have started.
     // Completes TLS, then says nothing.
     let mut silent = tls_connect(s.addr, h1(&s.ca_pem)).await.unwrap();
+    let silent_since = Instant::now();
     // One request, then nothing.
     let mut idle = tls_connect(s.addr, h1(&s.ca_pem)).await.unwrap();
     let mut buf = Vec::new();
+    let idle_since = Instant::now();
     let r = round_trip(&mut idle, &mut buf, &post_request("/validate", &body))
         .await
         .unwrap();
     assert_eq!(r.status, 200);
-    // HTTP/2, one request, then nothing.
+    // HTTP/2: the connection preface, then nothing.
     let mut h2 = tls_connect(
         s.addr,
         client_config(&s.ca_pem, Alpn::H2, BOTH_VERSIONS, None),
     )
     .await
     .unwrap();
+    let h2_since = Instant::now();
     h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
         .await
         .unwrap();
 
     let (a, b, c) = tokio::join!(
-        closed_within(&mut silent, Duration::from_secs(10)),
-        closed_within(&mut idle, Duration::from_secs(10)),
-        closed_within(&mut h2, Duration::from_secs(10)),
+        closed_after(&mut silent, silent_since, Duration::from_secs(10)),
+        closed_after(&mut idle, idle_since, Duration::from_secs(10)),
+        closed_after(&mut h2, h2_since, Duration::from_secs(10)),
     );
     for (what, t) in [
         ("silent TLS", a),
@@ -74,7 +82,7 @@ async fn silent_and_idle_connections_are_closed_but_busy_ones_are_not() {
     ] {
         let t = t.unwrap_or_else(|| panic!("{what} peer still open after 10 s"));
         assert!(
-            t >= Duration::from_millis(700),
+            t >= Duration::from_millis(950),
             "{what} closed early, after {t:?}"
         );
     }
@@ -192,10 +200,11 @@ async fn shutdown_closes_idle_and_silent_peers_at_once_and_finishes_in_flight_re
 
     let server = s.server.take().unwrap();
     server.shutdown();
+    let stopped = Instant::now();
     let (a, b, c) = tokio::join!(
-        closed_within(&mut silent, Duration::from_secs(10)),
-        closed_within(&mut no_tls, Duration::from_secs(10)),
-        closed_within(&mut idle, Duration::from_secs(10)),
+        closed_after(&mut silent, stopped, Duration::from_secs(10)),
+        closed_after(&mut no_tls, stopped, Duration::from_secs(10)),
+        closed_after(&mut idle, stopped, Duration::from_secs(10)),
     );
     for (what, t) in [
         ("silent TLS", a),

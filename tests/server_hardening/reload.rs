@@ -77,6 +77,37 @@ fn replace_with_symlink(path: &Path, target: &Path) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// The certificate and key as a Secret volume presents them: symlinks through a `data`
+/// symlink that is swapped in one rename, so no poll ever sees a new key with an old certificate.
+struct Volume {
+    root: PathBuf,
+    version: usize,
+}
+
+impl Volume {
+    /// Turn the server's files into links to a first version with the same contents.
+    fn adopt(s: &TestServer) -> Volume {
+        let root = s.dir.path().join("volume");
+        std::fs::create_dir(&root).unwrap();
+        let mut v = Volume { root, version: 0 };
+        let cert = std::fs::read_to_string(&s.cert_path).unwrap();
+        let key = std::fs::read_to_string(&s.key_path).unwrap();
+        v.put(&cert, &key);
+        replace_with_symlink(&s.cert_path, &v.root.join("data").join("tls.crt"));
+        replace_with_symlink(&s.key_path, &v.root.join("data").join("tls.key"));
+        v
+    }
+
+    fn put(&mut self, cert: &str, key: &str) {
+        self.version += 1;
+        let dir = self.root.join(format!("v{}", self.version));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("tls.crt"), cert).unwrap();
+        std::fs::write(dir.join("tls.key"), key).unwrap();
+        replace_with_symlink(&self.root.join("data"), &dir);
+    }
+}
+
 /// Opens the FIFO for writing on drop (when a reader waits, it gets EOF), so a reloader stuck
 /// on it cannot hang the test's runtime when an assertion fails.
 struct FifoGuard(PathBuf);
@@ -168,11 +199,11 @@ async fn expired_and_not_yet_valid_certificates_are_not_served() {
     let s = TestServer::start_with(policy("mode: enforce\n"), fast_reload).await;
     let ca = TimeCa::new();
     let first = serial(&s, &ca.pem).await;
+    let mut volume = Volume::adopt(&s);
 
     // Expired an hour ago.
     let (cert, key) = ca.leaf(-7200, -3600);
-    write_atomic(&s.key_path, key.as_bytes());
-    write_atomic(&s.cert_path, cert.as_bytes());
+    volume.put(&cert, &key);
     failures_reach(&s, 1.0, "a reload failure for an expired certificate").await;
     assert_eq!(serial(&s, &ca.pem).await, first);
     // Reported once, not on every poll.
@@ -183,8 +214,7 @@ async fn expired_and_not_yet_valid_certificates_are_not_served() {
 
     // Valid in 3 s: refused now, served once its time has come.
     let (cert, key) = ca.leaf(3, 3600);
-    write_atomic(&s.key_path, key.as_bytes());
-    write_atomic(&s.cert_path, cert.as_bytes());
+    volume.put(&cert, &key);
     failures_reach(&s, 2.0, "a reload failure for a not-yet-valid certificate").await;
     assert_eq!(serial(&s, &ca.pem).await, first);
     let want = serial_of_pem(&cert);
