@@ -195,6 +195,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             );
         }
     };
+    let received = tokio::time::Instant::now();
     // Parsing is linear in the (limited) body, but megabytes of it still belong off the workers.
     let review = match tokio::task::spawn_blocking(move || parse_review(&body)).await {
         Ok(Ok(r)) => r,
@@ -206,7 +207,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     let policy = s.policy.clone();
     let decided = s
         .pool
-        .run(move || {
+        .run_from(received, move || {
             let outcome = decide(endpoint, &review.request, &policy);
             let bytes = admission::render(api_version, review.request.uid(), &outcome.response);
             (outcome, bytes)

@@ -59,8 +59,9 @@ pub struct ServerOptions {
     pub idle_timeout: Duration,
     /// Open connections at most (those in the TLS handshake included); more wait to be accepted.
     pub max_connections: usize,
-    /// An admission decision not made within this (waiting for a free core included) is
-    /// answered per failure policy; see [`pool`].
+    /// An admission decision not made within this (counted from the complete request body;
+    /// parsing and waiting for a free core included) is answered per failure policy; see
+    /// [`pool`].
     pub decision_timeout: Duration,
     /// Decisions running at once; 0: one per available core.
     pub decision_concurrency: usize,

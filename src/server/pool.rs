@@ -4,7 +4,8 @@
 //! A decision is CPU work on the request's object (YAML inside ConfigMaps can be large). Run
 //! inline, a slow one would hold an async worker, and with it `/healthz`, `/readyz` and every
 //! other connection on that worker. Here it runs on tokio's blocking pool, at most one per core
-//! at a time; the request waits for a slot and the decision within one deadline.
+//! at a time. Parsing, waiting for a slot and deciding share one deadline, counted from the
+//! complete request body.
 //!
 //! A thread cannot be stopped from outside: a decision that misses the deadline runs on to its
 //! end, detached, and keeps its slot until then. So however many requests time out, at most
@@ -76,6 +77,16 @@ impl DecisionPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        self.run_from(tokio::time::Instant::now(), work).await
+    }
+
+    /// Like [`DecisionPool::run`], with the deadline counted from `since` (when the request
+    /// arrived: parsing it already used part of the time).
+    pub async fn run_from<T, F>(&self, since: tokio::time::Instant, work: F) -> Result<T, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
         let slots = self.slots.clone();
         let bounded = async move {
             // The semaphore is never closed, so acquiring only ever waits.
@@ -92,7 +103,7 @@ impl DecisionPool {
             .await
             .map_err(|e| PoolError::Failed(e.to_string()))
         };
-        tokio::time::timeout(self.deadline, bounded)
+        tokio::time::timeout_at(since + self.deadline, bounded)
             .await
             .unwrap_or(Err(PoolError::Timeout))
     }

@@ -66,12 +66,14 @@ fn healthz_answers_fast_while_slow_decisions_are_in_flight() {
     rt.block_on(async {
         let s = TestServer::start_with(policy("mode: dry-run\n"), |o| {
             o.decision_timeout = Duration::from_secs(4);
+            o.decision_concurrency = 2;
         })
         .await;
-        // As many slow reviews as workers, and one more (decision slots: one per core).
+        // Three times as many slow reviews as workers: without the pool, every worker ends up
+        // deciding one. With it, two run (one per slot) and the others wait for the deadline.
         let client = s.h1();
         let mut sent = Vec::new();
-        for i in 0..2 {
+        for i in 0..4 {
             let (c, url) = (client.clone(), s.url("/validate"));
             let review = deep_configmap_review(&format!("deep-{i}"), 40_000);
             sent.push(tokio::spawn(async move {
@@ -79,7 +81,7 @@ fn healthz_answers_fast_while_slow_decisions_are_in_flight() {
                 (post(&c, &url, &review).await, start.elapsed())
             }));
         }
-        for i in 0..1 {
+        for i in 0..2 {
             let (c, url) = (client.clone(), s.url("/mutate"));
             let review = wide_configmap_review(&format!("wide-{i}"), 150_000);
             sent.push(tokio::spawn(async move {
@@ -88,13 +90,13 @@ fn healthz_answers_fast_while_slow_decisions_are_in_flight() {
             }));
         }
         // Let the reviews arrive, then probe while they are decided.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         let ops = s.ops_addr;
         let probes = std::thread::spawn(move || {
             let mut worst = Duration::ZERO;
             let start = Instant::now();
             let mut n = 0;
-            while start.elapsed() < Duration::from_secs(2) {
+            while start.elapsed() < Duration::from_millis(2500) {
                 worst = worst.max(healthz_latency(ops));
                 n += 1;
                 std::thread::sleep(Duration::from_millis(50));
