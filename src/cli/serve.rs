@@ -355,6 +355,9 @@ mod tests {
         assert_eq!(parse_size("1024").unwrap(), 1024);
         assert!(parse_size("0").is_err());
         assert!(parse_size("1Xi").is_err());
+        assert_eq!(parse_count("4096").unwrap(), 4096);
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("-1").is_err());
     }
 
     #[test]
