@@ -2,8 +2,8 @@
 //! Run: `cargo bench --bench check`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kubelet_tls_guard::audit;
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::node::check;
 use std::path::PathBuf;
 
 const APISERVER: &str = "apiVersion: v1
@@ -72,9 +72,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("10k-manifests", |b| {
         b.iter(|| {
-            let records: usize = audit::expand(std::slice::from_ref(&dir))
+            let records: usize = check::expand(std::slice::from_ref(&dir))
                 .iter()
-                .map(|i| audit::audit_input(i, &policy).len())
+                .map(|i| check::audit_input(i, &policy).len())
                 .sum();
             assert_eq!(records, 50_000);
         })

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 use clap::Parser;
 use kubelet_tls_guard::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -10,5 +11,6 @@ fn main() -> ExitCode {
         Command::Fix(a) => kubelet_tls_guard::cli::fix::run(a),
         Command::Certs(a) => kubelet_tls_guard::cli::certs::run(a),
         Command::WebhookConfig(a) => kubelet_tls_guard::cli::webhook_config::run(a),
+        Command::Scan(a) => kubelet_tls_guard::cli::scan::run(a),
     }
 }

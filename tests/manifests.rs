@@ -10,12 +10,14 @@
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kubelet_tls_guard::engine::policy::{Mode, Policy};
 use kubelet_tls_guard::engine::{self, Target};
-use kubelet_tls_guard::policy::{Mode, Policy};
-use kubelet_tls_guard::webhook_config::{
+use kubelet_tls_guard::install::webhook_config::{
     self, CaSource, WebhookMode, WebhookOptions, match_expression,
 };
 use serde::de::DeserializeOwned;
@@ -228,6 +230,7 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("v1", "ConfigMap") => round_trip_as::<ConfigMap>(doc),
         ("v1", "Secret") => round_trip_as::<Secret>(doc),
         ("apps/v1", "Deployment") => round_trip_as::<Deployment>(doc),
+        ("apps/v1", "DaemonSet") => round_trip_as::<DaemonSet>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip_as::<PodDisruptionBudget>(doc),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             round_trip_as::<ValidatingWebhookConfiguration>(doc)
@@ -235,6 +238,13 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration") => {
             round_trip_as::<MutatingWebhookConfiguration>(doc)
         }
+        ("batch/v1", "CronJob") => round_trip_as::<CronJob>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip_as::<ClusterRole>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            round_trip_as::<ClusterRoleBinding>(doc)
+        }
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip_as::<Role>(doc),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip_as::<RoleBinding>(doc),
         ("cert-manager.io/v1", "Issuer") => round_trip_as::<cert_manager::Issuer>(doc),
         ("cert-manager.io/v1", "Certificate") => round_trip_as::<cert_manager::Certificate>(doc),
         _ => Err(format!(
@@ -1045,7 +1055,8 @@ fn generated_configurations_obey_point_2() {
 
 /// The match conditions may narrow traffic, never hide an object the engine judges: every
 /// object the engine finds relevant must pass them. Inputs: the corpus, the shared fixtures
-/// and the cases above.
+/// and the cases above. A fast stand-in evaluated with the `cel` crate: the judge is the real
+/// API server's CEL, in tests/apiserver_routing.rs.
 #[test]
 fn match_conditions_never_hide_what_the_engine_judges() {
     let expr = match_expression();

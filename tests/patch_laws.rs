@@ -2,10 +2,10 @@
 //! file: it applies cleanly with `json-patch`; the result passes the rules it remediated;
 //! remediating the result again yields an empty patch.
 
+use kubelet_tls_guard::engine::policy::{Policy, Profile};
+use kubelet_tls_guard::engine::rules::Status;
 use kubelet_tls_guard::engine::{self, Target};
-use kubelet_tls_guard::inputs::{self, Item};
-use kubelet_tls_guard::policy::{Policy, Profile};
-use kubelet_tls_guard::rules::Status;
+use kubelet_tls_guard::node::inputs::{self, Item};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -59,7 +59,7 @@ fn broken_pod() -> Value {
     r
 }
 
-fn enforce() -> kubelet_tls_guard::policy::Policy {
+fn enforce() -> kubelet_tls_guard::engine::policy::Policy {
     policy("mode: enforce\nmirrorPods: deny\n")
 }
 

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::server::admission::{self, AdmissionRequest};
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
 use libfuzzer_sys::fuzz_target;

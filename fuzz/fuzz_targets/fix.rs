@@ -5,9 +5,9 @@
 
 #![no_main]
 
-use kubelet_tls_guard::fixer;
-use kubelet_tls_guard::inputs;
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::node::fix;
+use kubelet_tls_guard::node::inputs;
+use kubelet_tls_guard::engine::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for policy in POLICIES.iter() {
-        let Ok(fixed) = fixer::fix_text(&text, policy) else {
+        let Ok(fixed) = fix::fix_text(&text, policy) else {
             continue;
         };
         if let Err(e) = inputs::parse(&fixed.text) {
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
                 fixed.text
             );
         }
-        match fixer::fix_text(&fixed.text, policy) {
+        match fix::fix_text(&fixed.text, policy) {
             Ok(again) => assert!(
                 again.text == fixed.text,
                 "fix is not idempotent\n--- first:\n{}\n--- second:\n{}",

@@ -1,7 +1,7 @@
 //! `check`: audit files, directories or stdin; exit 0 all pass, 1 findings, 2 bad input.
 
-use crate::audit;
-use crate::policy::{Policy, Profile};
+use crate::engine::policy::{Policy, Profile};
+use crate::node::check;
 use crate::report::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,8 +18,18 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Judge the components running on this node (their processes) instead of files.
+    #[arg(long, conflicts_with = "paths")]
+    pub node: bool,
+    /// The node's `/` (e.g. /host in a pod); the kubelet's paths resolve under it. Without
+    /// --node: judge that node's files as it runs them (`check /` does the same for `/`).
+    #[arg(long, conflicts_with = "paths")]
+    pub root: Option<PathBuf>,
+    /// With --node: the proc filesystem to scan (the host's, so the pod needs hostPID).
+    #[arg(long = "proc", default_value = "/proc", requires = "node")]
+    pub proc_dir: PathBuf,
     /// Files, directories (read recursively) or `-` for stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["node", "root"])]
     pub paths: Vec<PathBuf>,
 }
 
@@ -31,10 +41,19 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let records: Vec<audit::Record> = audit::expand(&args.paths)
-        .iter()
-        .flat_map(|i| audit::audit_input(i, &policy))
-        .collect();
+    // `check /` is a whole node: judged as it runs, like `--root /`.
+    let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let records: Vec<report::Record> = if args.node {
+        crate::node::running::check_node(&root, &args.proc_dir, &policy)
+    } else if args.root.is_some() || whole_node {
+        crate::node::tree::check_tree(&root, &policy)
+    } else {
+        check::expand(&args.paths)
+            .iter()
+            .flat_map(|i| check::audit_input(i, &policy))
+            .collect()
+    };
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -49,9 +68,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
     for r in records
         .iter()
-        .filter(|r| r.status == crate::rules::Status::Error)
+        .filter(|r| r.status == crate::engine::rules::Status::Error)
     {
         eprintln!("error: {}", r.message);
     }
-    ExitCode::from(audit::exit_code(&records))
+    ExitCode::from(report::exit_code(&records))
 }

@@ -2,9 +2,10 @@
 //! rewrites the files atomically (`--in-place`). Exit 0: nothing left to fix; 1: violations
 //! that cannot be fixed here remain; 2: a file could not be read, parsed, edited or written.
 
-use crate::audit::{self, Input};
-use crate::fixer;
-use crate::policy::{Policy, Profile};
+use crate::engine::policy::{Policy, Profile};
+use crate::fsio::{self, WriteOptions};
+use crate::node::check::{self, Input};
+use crate::node::fix;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ pub struct FixArgs {
     /// Rewrite the files atomically.
     #[arg(long)]
     pub in_place: bool,
-    /// With --in-place: keep the original as FILE<SUFFIX> (e.g. .bak).
+    /// With --in-place: keep the original beside it as .FILE<SUFFIX> (e.g. .bak). The backup is
+    /// hidden because the kubelet runs every non-hidden file in its static pod directory.
     #[arg(long, requires = "in_place")]
     pub backup_suffix: Option<String>,
     /// Files, directories (read recursively) or `-` for stdin.
@@ -42,7 +44,7 @@ pub fn run(args: FixArgs) -> ExitCode {
     let mut worst = 0u8;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for input in audit::expand(&args.paths) {
+    for input in check::expand(&args.paths) {
         let (name, text) = match &input {
             Input::Unreachable { path, reason } => {
                 eprintln!("error: {}: {reason}", path.display());
@@ -54,11 +56,11 @@ pub fn run(args: FixArgs) -> ExitCode {
                 let mut bytes = Vec::new();
                 let r = std::io::stdin()
                     .lock()
-                    .take(crate::inputs::MAX_FILE_BYTES + 1)
+                    .take(crate::node::inputs::MAX_FILE_BYTES + 1)
                     .read_to_end(&mut bytes);
                 match r
-                    .map_err(|e| crate::inputs::InputError(e.to_string()))
-                    .and_then(|_| crate::inputs::decode(bytes))
+                    .map_err(|e| crate::node::inputs::InputError(e.to_string()))
+                    .and_then(|_| crate::node::inputs::decode(bytes))
                 {
                     Ok(t) => ("-".to_string(), t),
                     Err(e) => {
@@ -68,7 +70,7 @@ pub fn run(args: FixArgs) -> ExitCode {
                     }
                 }
             }
-            Input::File(p) => match crate::inputs::read(p) {
+            Input::File(p) => match crate::node::inputs::read(p) {
                 Ok(t) => (p.display().to_string(), t),
                 Err(e) => {
                     eprintln!("error: {}: {e}", p.display());
@@ -77,7 +79,7 @@ pub fn run(args: FixArgs) -> ExitCode {
                 }
             },
         };
-        let fixed = match fixer::fix_text(&text, &policy) {
+        let fixed = match fix::fix_text(&text, &policy) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {name}: {e}");
@@ -85,25 +87,43 @@ pub fn run(args: FixArgs) -> ExitCode {
                 continue;
             }
         };
+        // Without --in-place nothing is written: say what would change, not what did.
+        let verb = if args.in_place { "" } else { "would be " };
         for n in &fixed.notes {
-            eprintln!("{name}: {n}");
+            match n.split_once(": fixed ") {
+                Some((what, rule)) if !verb.is_empty() => {
+                    eprintln!("{name}: {what}: {verb}fixed {rule}")
+                }
+                _ => eprintln!("{name}: {n}"),
+            }
+        }
+        for w in &fixed.warnings {
+            eprintln!("{name}: warning: {w}; check `kubelet-tls-guard scan` (readiness) first");
         }
         for r in &fixed.remaining {
             eprintln!("{name}: not fixed: {r}");
             worst = worst.max(1);
         }
         let written = if args.diff {
-            write!(out, "{}", fixer::diff(&name, &text, &fixed.text))
+            write!(out, "{}", fix::diff(&name, &text, &fixed.text))
         } else if args.in_place {
             match &input {
                 Input::File(p) if fixed.text != text => {
                     // Reading dropped a byte-order mark; the rewritten file keeps it.
                     let content = if has_bom(p) {
-                        format!("{}{}", crate::inputs::BOM, fixed.text)
+                        format!("{}{}", crate::node::inputs::BOM, fixed.text)
                     } else {
                         fixed.text.clone()
                     };
-                    fixer::write_atomic(p, &content, args.backup_suffix.as_deref())
+                    let opts = WriteOptions {
+                        mode: None,
+                        backup_suffix: args.backup_suffix.as_deref(),
+                    };
+                    fsio::write_atomic(p, content.as_bytes(), opts).map(|backup| {
+                        if let Some(b) = backup {
+                            eprintln!("{name}: backup in {}", b.display());
+                        }
+                    })
                 }
                 Input::Stdin => {
                     eprintln!("error: --in-place cannot rewrite stdin");
@@ -129,5 +149,5 @@ fn has_bom(path: &std::path::Path) -> bool {
     let mut head = [0u8; 3];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| head == *crate::inputs::BOM.as_bytes())
+        .is_ok_and(|()| head == *crate::node::inputs::BOM.as_bytes())
 }

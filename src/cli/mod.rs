@@ -3,6 +3,7 @@
 pub mod certs;
 pub mod check;
 pub mod fix;
+pub mod scan;
 pub mod serve;
 pub mod webhook_config;
 
@@ -31,4 +32,6 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// Print the Validating- and MutatingWebhookConfiguration with the caBundle filled in.
     WebhookConfig(webhook_config::WebhookConfigArgs),
+    /// Audit a running cluster: control-plane pods, kubeadm ConfigMaps and every kubelet.
+    Scan(scan::ScanArgs),
 }

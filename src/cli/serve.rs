@@ -1,8 +1,8 @@
 //! `serve`: the admission webhook. Without `--tls-cert/--tls-key` it makes (or reuses) a
 //! development CA and certificate under `certs/dev/` and prints a curl command to try it.
 
-use crate::certs;
-use crate::policy::{Mode, Policy, Profile};
+use crate::engine::policy::{Mode, Policy, Profile};
+use crate::install::certs;
 use crate::server::{self, ServerOptions};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};

@@ -1,7 +1,7 @@
 //! `webhook-config`: print the Validating- (and with `--remediate` the Mutating-)
 //! WebhookConfiguration for `kubectl apply -f -`.
 
-use crate::webhook_config::{self, CaSource, WebhookMode, WebhookOptions};
+use crate::install::webhook_config::{self, CaSource, WebhookMode, WebhookOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,14 +16,17 @@ pub struct WebhookConfigArgs {
     #[arg(long, value_name = "NS/CERTIFICATE")]
     pub inject_ca_from: Option<String>,
     /// Service in front of the webhook pods.
-    #[arg(long, default_value = webhook_config::DEFAULT_SERVICE)]
+    #[arg(long, default_value = webhook_config::DEFAULT_SERVICE, conflicts_with = "url")]
     pub service: String,
     /// Namespace of that Service; it is also excluded from the webhooks.
     #[arg(long, default_value = webhook_config::DEFAULT_NAMESPACE)]
     pub namespace: String,
     /// Service port the API server calls.
-    #[arg(long, default_value_t = webhook_config::DEFAULT_PORT)]
+    #[arg(long, default_value_t = webhook_config::DEFAULT_PORT, conflicts_with = "url")]
     pub port: i32,
+    /// Call the webhook at https://HOST[:PORT] instead of the Service (clientConfig.url).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// enforce: failurePolicy Fail; dry-run: failurePolicy Ignore.
     #[arg(long, value_enum, default_value = "dry-run")]
     pub mode: WebhookMode,
@@ -76,6 +79,7 @@ pub fn render(args: &WebhookConfigArgs) -> Result<String, String> {
         mode: args.mode,
         timeout_seconds: args.timeout_seconds,
         ca,
+        url: args.url.clone(),
     };
     if let (CaSource::Bundle(pem), Some(path)) = (&opts.ca, &args.ca_bundle) {
         webhook_config::check_ca_bundle(pem, &path.display().to_string())

@@ -3,6 +3,10 @@
 //! The body is parsed once, straight into these lean types; `request.object` stays raw JSON so the
 //! engine sees (and patches) the object exactly as the API server sent it. `oldObject`, `userInfo`
 //! and `options` are skipped without being built.
+//!
+//! Our own types rather than kube-core's: kube-core serialises `response.patch` as raw bytes
+//! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
+//! request, `oldObject` included, where we need a handful of fields.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};

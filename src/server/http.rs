@@ -6,7 +6,7 @@ use super::body::{self, BodyError};
 use super::decide::{Endpoint, Outcome, decide, kind_label};
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
 use super::pool::{self, DecisionPool, PoolError};
-use crate::policy::Policy;
+use crate::engine::policy::Policy;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Version, header};

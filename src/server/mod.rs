@@ -11,6 +11,7 @@ pub mod conn;
 pub mod decide;
 pub mod http;
 mod listener;
+mod messages;
 pub mod metrics;
 pub mod ops;
 pub mod pool;
@@ -19,7 +20,7 @@ pub mod reload;
 pub mod shutdown;
 pub mod tls;
 
-use crate::policy::Policy;
+use crate::engine::policy::Policy;
 use metrics::Metrics;
 use ops::Health;
 use std::net::SocketAddr;

@@ -18,9 +18,10 @@
 //! `failurePolicy: Fail`), a dry-run policy allows with a warning (like `failurePolicy: Ignore`).
 
 use super::admission::{Response, Status};
-use super::decide::{Endpoint, WARNING_PREFIX, clamp_warning};
-use crate::policy::{Mode, Policy};
-use crate::rules::RuleId;
+use super::decide::Endpoint;
+use super::messages::{WARNING_PREFIX, clamp_warning};
+use crate::engine::policy::{Mode, Policy};
+use crate::engine::rules::RuleId;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;

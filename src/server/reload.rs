@@ -233,7 +233,7 @@ fn record_expiry(metrics: &Metrics, loaded: &LoadedCert) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs;
+    use crate::install::certs;
 
     #[tokio::test]
     async fn swaps_on_change_keeps_old_on_garbage_and_reports_once() {

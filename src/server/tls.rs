@@ -90,7 +90,7 @@ pub fn load_pem(
     let Some(leaf) = chain.first() else {
         return Err("certificate: no PEM CERTIFICATE block".into());
     };
-    let not_after = crate::certs::not_after_unix(leaf);
+    let not_after = crate::install::certs::not_after_unix(leaf);
     let not_before = not_before_unix(leaf);
     if not_after.is_none() {
         return Err("certificate: not a valid X.509 certificate".into());
@@ -210,7 +210,7 @@ pub fn server_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs;
+    use crate::install::certs;
 
     #[test]
     fn loads_a_generated_pair_and_rejects_mismatch_and_garbage() {

@@ -1,16 +1,8 @@
 //! Rendering: quoting, scalars, flow and literal text, and block lines in the document's layout.
 
 use super::source::Src;
-use super::tree::{Kind, Node};
+use super::tree::{Kind, Node, Quote};
 use serde_json::Value;
-
-/// Quoting preferred for a new string (that of the scalar it replaces or sits next to).
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(super) enum Quote {
-    Plain,
-    Single,
-    Double,
-}
 
 /// The document's conventions, read from its text.
 pub(super) struct Layout {

@@ -2,7 +2,7 @@
 //! multi-line plain scalar rewrites only the lines that change.
 
 use super::Edit;
-use super::plan::Doc;
+use super::doc::Doc;
 use super::render::{plain_start_ok, unprintable};
 use super::tree::{Block, Node, Scalar};
 use saphyr_parser::ScalarStyle;

@@ -1,9 +1,16 @@
 //! The node tree: a light tree of byte spans, built from the parser's events.
 
-use super::render::Quote;
 use super::source::{CharMap, Src};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::ops::Range;
+
+/// Quoting preferred for a new string (that of the scalar it replaces or sits next to).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Quote {
+    Plain,
+    Single,
+    Double,
+}
 
 pub(super) struct Node {
     /// Bytes of the node's text: a block scalar from its header to its last content line, a

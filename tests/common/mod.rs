@@ -4,6 +4,8 @@
 //! Expectations are written from DESIGN.md and the input files, never from the engine's code.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod apiserver;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -451,3 +453,10 @@ pub fn assert_no_problems(what: &str, problems: &[String]) {
         );
     }
 }
+pub mod nodefs;
+#[path = "../support/skip.rs"]
+pub mod skip;
+
+pub mod fake_apiserver;
+pub mod fake_kubelet;
+pub mod scan_support;

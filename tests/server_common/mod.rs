@@ -6,8 +6,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use base64::Engine as _;
-use kubelet_tls_guard::certs::{CertAuthority, IssuedCert};
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::install::certs::{CertAuthority, IssuedCert};
 use kubelet_tls_guard::server::{self, RunningServer, ServerOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -24,6 +24,8 @@ use tokio_rustls::client::TlsStream;
 // The rule ids, spelled once for every black-box test.
 #[path = "../common/mod.rs"]
 mod common;
+#[allow(unused_imports)]
+pub use common::skip;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use common::{CA, CLIENT, CM, KBOOT, KROT};
 

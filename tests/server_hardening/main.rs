@@ -7,8 +7,7 @@
 
 #[path = "../server_common/mod.rs"]
 mod server_common;
-#[path = "../support/skip.rs"]
-mod skip;
+use server_common::skip;
 
 mod connections;
 mod decisions;

@@ -3,7 +3,7 @@
 
 use crate::server_common::*;
 use crate::skip::require_tool;
-use kubelet_tls_guard::policy::Policy;
+use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::server::{self, ServerOptions};
 use rcgen::{CertificateParams, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256};
 use std::path::{Path, PathBuf};

@@ -19,7 +19,11 @@ pub fn skip(reason: &str) {
     }
     if let Ok(path) = std::env::var("KTG_SKIP_LOG") {
         // One short line per write with O_APPEND: concurrent tests don't interleave.
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{}", line.replace('\n', " "));
         }
     }
@@ -27,9 +31,8 @@ pub fn skip(reason: &str) {
 
 /// Skip unless `tool` is on PATH; returns whether it is.
 pub fn require_tool(tool: &str, what: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
     if !found {
         skip(&format!("{tool} is not installed; {what} not run"));
     }

@@ -1,0 +1,388 @@
+//! Which control-plane component a container runs, and the flags it is given
+//! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
+
+use crate::engine::read::flags::{Flags, List, Origin, Token};
+use crate::engine::read::shell;
+use crate::engine::rules::Component;
+use serde_json::Value;
+
+/// A recognised component invocation inside one container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub component: Component,
+    pub flags: Flags,
+    /// Where a missing flag is added.
+    pub insert: Insert,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Insert {
+    /// Add an item to `list` at `index` (`at_end`: append with `-`).
+    List {
+        list: List,
+        index: usize,
+        at_end: bool,
+    },
+    /// Insert ` --flag` at byte `at` of the shell line in item `index` of `list`.
+    Shell { list: List, index: usize, at: usize },
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// A component from an executable name, or from a hyperkube subcommand.
+fn component_named(name: &str) -> Option<Component> {
+    match name {
+        "kube-apiserver" | "apiserver" => Some(Component::ApiServer),
+        "kube-controller-manager" | "controller-manager" => Some(Component::ControllerManager),
+        "kubelet" => Some(Component::Kubelet),
+        _ => None,
+    }
+}
+
+fn executable(word: &str) -> Option<Component> {
+    match basename(word) {
+        n @ ("kube-apiserver" | "kube-controller-manager" | "kubelet") => component_named(n),
+        _ => None,
+    }
+}
+
+fn is_hyperkube(word: &str) -> bool {
+    basename(word) == "hyperkube"
+}
+
+/// `registry.k8s.io/kube-apiserver-amd64:v1.34.2@sha256:…` → kube-apiserver.
+pub fn image_component(image: &str) -> Option<Component> {
+    let last = basename(image);
+    let name = last.split(['@', ':']).next().unwrap_or(last);
+    let name = ["-amd64", "-arm64", "-arm", "-ppc64le", "-s390x"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name);
+    executable(name)
+}
+
+fn is_image_hyperkube(image: &str) -> bool {
+    let last = basename(image);
+    last.split(['@', ':'])
+        .next()
+        .unwrap_or(last)
+        .starts_with("hyperkube")
+}
+
+fn shell_name(word: &str) -> bool {
+    matches!(
+        basename(word),
+        "sh" | "bash" | "ash" | "dash" | "ksh" | "zsh" | "busybox"
+    )
+}
+
+/// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
+/// `sole` says the container is the pod's only one.
+pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Invocation> {
+    let strings = |key: &str| -> Option<Vec<&str>> {
+        container
+            .get(key)?
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap_or("")).collect())
+    };
+    let command = strings("command");
+    let args = strings("args");
+    let mut argv: Vec<Token> = Vec::new();
+    for (list, items) in [(List::Command, &command), (List::Args, &args)] {
+        for (index, text) in items.iter().flatten().enumerate() {
+            argv.push(Token {
+                text: (*text).to_string(),
+                origin: Origin::Item { list, index },
+            });
+        }
+    }
+    let has_args = args.as_ref().is_some_and(|a| !a.is_empty());
+    let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+
+    // `sh -c "<line>"`: the component is a simple command inside the line.
+    if let Some(first) = argv.first()
+        && shell_name(&first.text)
+        && let Some(inv) = from_shell(&argv)
+    {
+        return Some(inv);
+    }
+
+    let found = if command.is_none() {
+        // The image's entrypoint runs; args are its flags (or a hyperkube subcommand).
+        match argv.first().map(|t| t.text.as_str()) {
+            Some(first) if executable(first).is_some() => executable(first).map(|c| (c, 1)),
+            Some(first) if is_image_hyperkube(image) => component_named(first).map(|c| (c, 1)),
+            _ => image_component(image).map(|c| (c, 0)),
+        }
+    } else {
+        let first = argv.first().map(|t| t.text.as_str()).unwrap_or("");
+        if let Some(c) = executable(first) {
+            Some((c, 1))
+        } else if is_hyperkube(first) {
+            argv.get(1)
+                .and_then(|t| component_named(&t.text))
+                .map(|c| (c, 2))
+        } else {
+            by_label(container, labels, sole).map(|c| (c, 1))
+        }
+    };
+    let (component, skip) = found?;
+    let flag_tokens: Vec<Token> = argv.into_iter().skip(skip).collect();
+    let flags = Flags::parse(flag_tokens);
+    let insert = list_insert(
+        &flags,
+        command.as_ref().map_or(0, Vec::len),
+        args.as_ref().map_or(0, Vec::len),
+        has_args,
+        command.is_some(),
+    );
+    Some(Invocation {
+        component,
+        flags,
+        insert,
+    })
+}
+
+/// kubeadm labels (`component: kube-apiserver`) name the component when the container runs it
+/// through some wrapper: the container must be named the same, or be the only container of a
+/// pod that also carries kubeadm's `tier: control-plane` (then the labels leave no doubt).
+fn by_label(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Component> {
+    let labels = labels?;
+    let label = labels.get("component")?.as_str()?;
+    let named = container.get("name").and_then(Value::as_str) == Some(label);
+    let control_plane = labels.get("tier").and_then(Value::as_str) == Some("control-plane");
+    (named || (sole && control_plane))
+        .then(|| executable(label))
+        .flatten()
+}
+
+/// Where to add a flag to a list-form invocation: after the last flag (before `--`).
+fn list_insert(
+    flags: &Flags,
+    command_len: usize,
+    args_len: usize,
+    has_args: bool,
+    has_command: bool,
+) -> Insert {
+    let origin_of = |i: usize| flags.tokens.get(i).map(|t| t.origin.clone());
+    if let Some(Origin::Item { list, index }) = flags.terminator.and_then(origin_of) {
+        return Insert::List {
+            list,
+            index,
+            at_end: false,
+        };
+    }
+    let list = match flags.last_flag_token().and_then(origin_of) {
+        Some(Origin::Item { list, .. }) => list,
+        _ if has_args || !has_command => List::Args,
+        _ => List::Command,
+    };
+    let len = match list {
+        List::Command => command_len,
+        List::Args => args_len,
+    };
+    Insert::List {
+        list,
+        index: len,
+        at_end: true,
+    }
+}
+
+fn from_shell(argv: &[Token]) -> Option<Invocation> {
+    // The option word must include `c` (`-c`, `-ec`, `-xc`); the line is the next word.
+    let opt = argv.get(1)?;
+    if !(opt.text.starts_with('-') && !opt.text.starts_with("--") && opt.text.contains('c')) {
+        return None;
+    }
+    let line_token = argv.get(2)?;
+    let Origin::Item { list, index } = line_token.origin else {
+        return None;
+    };
+    let line = line_token.text.as_str();
+    for words in shell::simple_commands(line).ok()? {
+        let mut rest = words.as_slice();
+        // `exec`, `env`, and `VAR=value` prefixes do not change what runs.
+        while let Some((w, tail)) = rest.split_first() {
+            let is_assign = w.text.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if w.text == "exec" || basename(&w.text) == "env" || is_assign {
+                rest = tail;
+            } else {
+                break;
+            }
+        }
+        let Some((exe, tail)) = rest.split_first() else {
+            continue;
+        };
+        let (component, tail) = if let Some(c) = executable(&exe.text) {
+            (c, tail)
+        } else if is_hyperkube(&exe.text) {
+            match tail.split_first() {
+                Some((sub, t)) => match component_named(&sub.text) {
+                    Some(c) => (c, t),
+                    None => continue,
+                },
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        let tokens: Vec<Token> = tail
+            .iter()
+            .map(|w| Token {
+                text: w.text.clone(),
+                origin: Origin::ShellWord {
+                    list,
+                    index,
+                    span: w.span.clone(),
+                },
+            })
+            .collect();
+        let flags = Flags::parse(tokens);
+        // After the last flag: ahead of positional words, `--`, and redirections.
+        let at = flags
+            .last_flag_token()
+            .and_then(|i| tail.get(i))
+            .unwrap_or(exe)
+            .span
+            .end;
+        return Some(Invocation {
+            component,
+            flags,
+            insert: Insert::Shell { list, index, at },
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn comp(c: Value) -> Option<Component> {
+        recognize(&c, None, true).map(|i| i.component)
+    }
+
+    #[test]
+    fn command_forms() {
+        assert_eq!(
+            comp(json!({"command": ["kube-apiserver", "--a=b"]})),
+            Some(Component::ApiServer)
+        );
+        assert_eq!(
+            comp(json!({"command": ["/usr/local/bin/kube-controller-manager"]})),
+            Some(Component::ControllerManager)
+        );
+        assert_eq!(
+            comp(json!({"command": ["/hyperkube", "apiserver", "--x"]})),
+            Some(Component::ApiServer)
+        );
+        assert_eq!(comp(json!({"command": ["etcd"]})), None);
+        assert_eq!(
+            comp(json!({"image": "registry.k8s.io/kube-apiserver:v1.34.2", "args": ["--a=b"]})),
+            Some(Component::ApiServer)
+        );
+        assert_eq!(
+            comp(
+                json!({"image": "k8s.gcr.io/hyperkube-amd64:v1.8", "args": ["controller-manager", "--a"]})
+            ),
+            Some(Component::ControllerManager)
+        );
+        assert_eq!(
+            comp(
+                json!({"image": "gcr.io/google_containers/kube-apiserver-amd64:v1.7.0@sha256:abc"})
+            ),
+            Some(Component::ApiServer)
+        );
+    }
+
+    #[test]
+    fn shell_line() {
+        let c = json!({"command": ["/bin/sh", "-c", "exec /usr/local/bin/kube-apiserver --a=1 --v=2 1>>/var/log/x.log 2>&1 | tee"]});
+        let inv = recognize(&c, None, true).unwrap();
+        assert_eq!(inv.component, Component::ApiServer);
+        assert_eq!(inv.flags.value("a"), Some("1"));
+        let Insert::Shell { at, index, .. } = inv.insert else {
+            panic!()
+        };
+        assert_eq!(index, 2);
+        let line = c["command"][2].as_str().unwrap();
+        assert_eq!(
+            &line[..at],
+            "exec /usr/local/bin/kube-apiserver --a=1 --v=2"
+        );
+    }
+
+    #[test]
+    fn insert_goes_where_flags_are() {
+        let inv = recognize(
+            &json!({"command": ["kube-apiserver"], "args": ["--a", "--", "--b"]}),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            inv.insert,
+            Insert::List {
+                list: List::Args,
+                index: 1,
+                at_end: false
+            }
+        );
+        let inv = recognize(&json!({"command": ["kube-apiserver", "--a"]}), None, true).unwrap();
+        assert_eq!(
+            inv.insert,
+            Insert::List {
+                list: List::Command,
+                index: 2,
+                at_end: true
+            }
+        );
+        let inv = recognize(
+            &json!({"command": ["kube-apiserver"], "args": ["--a"]}),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            inv.insert,
+            Insert::List {
+                list: List::Args,
+                index: 1,
+                at_end: true
+            }
+        );
+    }
+
+    #[test]
+    fn label_fallback_needs_matching_container_name() {
+        let labels = json!({"component": "kube-apiserver"});
+        let c = json!({"name": "kube-apiserver", "command": ["/entrypoint.sh", "--a=b"]});
+        assert_eq!(
+            recognize(&c, Some(&labels), false).map(|i| i.component),
+            Some(Component::ApiServer)
+        );
+        let c = json!({"name": "sidecar", "command": ["/entrypoint.sh"]});
+        assert_eq!(recognize(&c, Some(&labels), false), None);
+        // The only container of a kubeadm control-plane pod, whatever its name.
+        assert_eq!(
+            recognize(&c, Some(&labels), true),
+            None,
+            "tier label missing"
+        );
+        let kubeadm = json!({"component": "kube-apiserver", "tier": "control-plane"});
+        assert_eq!(
+            recognize(&c, Some(&kubeadm), true).map(|i| i.component),
+            Some(Component::ApiServer)
+        );
+        assert_eq!(
+            recognize(&c, Some(&kubeadm), false),
+            None,
+            "not the sole container"
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! pflag semantics over an argv: `--f=v`, `--f v`, bool flags, repeats (last wins), `--`,
+//! and `--feature-gates`, which accumulates across occurrences (last value per gate wins).
+
+use crate::engine::rules::GATES_FLAG;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Where an argv word came from, so a remediation can edit it where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Item `index` of the container's `command` (or `args`) list.
+    Item { list: List, index: usize },
+    /// A word at `span` inside item `index` of a list that holds a shell line (`sh -c "…"`).
+    ShellWord {
+        list: List,
+        index: usize,
+        span: Range<usize>,
+    },
+    /// A word at `span` of some text (a flags file, an extraArgs string).
+    Text { span: Range<usize> },
+    /// Synthesised (e.g. a kubeadm extraArgs entry); edited through its own path.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Command,
+    Args,
+}
+
+impl List {
+    pub fn key(self) -> &'static str {
+        match self {
+            List::Command => "command",
+            List::Args => "args",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub text: String,
+    pub origin: Origin,
+}
+
+/// One occurrence of a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    pub name: String,
+    /// `None` for a bare flag (`--rotate-server-certificates`).
+    pub value: Option<String>,
+    /// Index of the token holding the name (and the value, when written `--f=v`).
+    pub token: usize,
+    /// Index of the separate value token (`--f v`).
+    pub value_token: Option<usize>,
+}
+
+/// The flags of one component invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub tokens: Vec<Token>,
+    pub occurrences: Vec<Occurrence>,
+    /// Index of the `--` token that ends the flags, if any.
+    pub terminator: Option<usize>,
+}
+
+/// Flags that never take the next word as their value (pflag `NoOptDefVal`).
+const BOOL_FLAGS: &[&str] = &[
+    "add-dir-header",
+    "allocate-node-cidrs",
+    "allow-privileged",
+    "alsologtostderr",
+    "anonymous-auth",
+    "cgroups-per-qos",
+    "configure-cloud-routes",
+    "containerized",
+    "contention-profiling",
+    "enable-aggregator-routing",
+    "enable-bootstrap-token-auth",
+    "enable-controller-attach-detach",
+    "enable-debugging-handlers",
+    "enable-dynamic-provisioning",
+    "enable-garbage-collector",
+    "enable-hostpath-provisioner",
+    "enable-logs-handler",
+    "enable-priority-and-fairness",
+    "enable-server",
+    "enable-taint-manager",
+    "exit-on-lock-contention",
+    "fail-swap-on",
+    "help",
+    "insecure-allow-any-token",
+    "kernel-memcg-notification",
+    "keep-terminated-pod-volumes",
+    "leader-elect",
+    "logtostderr",
+    "make-iptables-util-chains",
+    "one-output",
+    "profiling",
+    "protect-kernel-defaults",
+    "register-node",
+    "register-schedulable",
+    "rotate-certificates",
+    "rotate-server-certificates",
+    "serialize-image-pulls",
+    "service-account-lookup",
+    "skip-headers",
+    "skip-log-headers",
+    "use-service-account-credentials",
+    "version",
+];
+
+/// Flags known to take a value: they always consume the next word, even one starting with `-`.
+const VALUE_FLAGS: &[&str] = &[
+    "config",
+    GATES_FLAG,
+    "kubeconfig",
+    "kubelet-certificate-authority",
+    "kubelet-client-certificate",
+    "kubelet-client-key",
+];
+
+pub fn is_bool_flag(name: &str) -> bool {
+    BOOL_FLAGS.contains(&name)
+}
+
+impl Flags {
+    /// Parse `tokens` (the words after the executable) the way pflag does.
+    pub fn parse(tokens: Vec<Token>) -> Flags {
+        let mut occurrences = Vec::new();
+        let mut terminator = None;
+        let mut i = 0;
+        while i < tokens.len() {
+            let text = tokens[i].text.as_str();
+            if text == "--" {
+                terminator = Some(i);
+                break;
+            }
+            let body = text
+                .strip_prefix("--")
+                .or_else(|| text.strip_prefix('-').filter(|b| !b.is_empty()));
+            let Some(body) = body else {
+                // A positional argument: pflag keeps parsing flags after it.
+                i += 1;
+                continue;
+            };
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            let mut occ = Occurrence {
+                name: name.to_string(),
+                value: inline.clone(),
+                token: i,
+                value_token: None,
+            };
+            if inline.is_none()
+                && !is_bool_flag(name)
+                && let Some(next) = tokens.get(i + 1)
+            {
+                // Unknown flags take the next word unless it looks like a flag: a wrong
+                // guess there would hide the flags we audit.
+                let takes = VALUE_FLAGS.contains(&name) || !next.text.starts_with('-');
+                if takes && next.text != "--" {
+                    occ.value = Some(next.text.clone());
+                    occ.value_token = Some(i + 1);
+                    i += 1;
+                }
+            }
+            occurrences.push(occ);
+            i += 1;
+        }
+        Flags {
+            tokens,
+            occurrences,
+            terminator,
+        }
+    }
+
+    /// The occurrence that takes effect (the last one).
+    pub fn last(&self, name: &str) -> Option<&Occurrence> {
+        self.occurrences.iter().rev().find(|o| o.name == name)
+    }
+
+    /// The effective value of a string flag: `None` when absent or empty.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.last(name)
+            .and_then(|o| o.value.as_deref())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// The effective value of a bool flag; `Some(Err)` when the value does not parse.
+    pub fn bool_value(&self, name: &str) -> Option<Result<bool, String>> {
+        self.last(name).map(|o| match &o.value {
+            None => Ok(true),
+            Some(v) => parse_bool(v).ok_or_else(|| v.clone()),
+        })
+    }
+
+    /// All `--feature-gates` occurrences folded together.
+    pub fn feature_gates(&self) -> Gates {
+        let mut gates = Gates::default();
+        for (n, occ) in self.occurrences.iter().enumerate() {
+            if occ.name == GATES_FLAG {
+                gates.add_flag_value(n, occ.value.as_deref().unwrap_or(""));
+            }
+        }
+        gates
+    }
+
+    /// Index of the last token that belongs to a flag (name or value), if any.
+    pub fn last_flag_token(&self) -> Option<usize> {
+        self.occurrences
+            .last()
+            .map(|o| o.value_token.unwrap_or(o.token))
+    }
+}
+
+/// Go's `strconv.ParseBool`, after the trimming Kubernetes applies.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim() {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The effective setting of one feature gate and where it was last set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// `Err(raw)` when the value does not parse (the component refuses to start).
+    pub value: Result<bool, String>,
+    /// Index into `Flags::occurrences` of the `--feature-gates` that set it last.
+    pub occurrence: usize,
+    /// Byte span of the `Name=value` entry inside that occurrence's value.
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gates {
+    pub gates: BTreeMap<String, Gate>,
+    /// Entries without `=` (`missing bool value`), which also stop the component.
+    pub malformed: Vec<String>,
+}
+
+impl Gates {
+    fn add_flag_value(&mut self, occurrence: usize, value: &str) {
+        let mut offset = 0;
+        for entry in value.split(',') {
+            let span = offset..offset + entry.len();
+            offset += entry.len() + 1;
+            if entry.trim().is_empty() {
+                continue;
+            }
+            match entry.split_once('=') {
+                Some((k, v)) => {
+                    let value = parse_bool(v).ok_or_else(|| v.trim().to_string());
+                    self.gates.insert(
+                        k.trim().to_string(),
+                        Gate {
+                            value,
+                            occurrence,
+                            span,
+                        },
+                    );
+                }
+                None => self.malformed.push(entry.trim().to_string()),
+            }
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Gate> {
+        self.gates.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(words: &[&str]) -> Vec<Token> {
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Token {
+                text: w.to_string(),
+                origin: Origin::Item {
+                    list: List::Command,
+                    index: i,
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forms_and_repeats() {
+        let f = Flags::parse(toks(&[
+            "--kubelet-client-key",
+            "/k",
+            "--kubelet-certificate-authority=/ca",
+            "--profiling",
+            "--kubelet-client-certificate=/c",
+            "--kubelet-certificate-authority=",
+        ]));
+        assert_eq!(f.value("kubelet-client-key"), Some("/k"));
+        assert_eq!(f.value("kubelet-client-certificate"), Some("/c"));
+        assert_eq!(f.value("kubelet-certificate-authority"), None);
+        assert_eq!(f.bool_value("profiling"), Some(Ok(true)));
+        assert_eq!(f.last_flag_token(), Some(5));
+    }
+
+    #[test]
+    fn value_flag_takes_dashed_word_and_terminator_stops() {
+        let f = Flags::parse(toks(&["--config", "-", "--", "--kubelet-client-key=/k"]));
+        assert_eq!(f.last("config").and_then(|o| o.value.as_deref()), Some("-"));
+        assert_eq!(f.terminator, Some(2));
+        assert_eq!(f.value("kubelet-client-key"), None);
+    }
+
+    #[test]
+    fn gates_accumulate_and_trim() {
+        let f = Flags::parse(toks(&[
+            "--feature-gates=A=true, RotateKubeletServerCertificate = false",
+            "--feature-gates",
+            "B=1,RotateKubeletServerCertificate=T",
+            "--feature-gates=C=yes,D",
+        ]));
+        let g = f.feature_gates();
+        assert_eq!(g.get("A").map(|g| g.value.clone()), Some(Ok(true)));
+        assert_eq!(g.get("B").map(|g| g.value.clone()), Some(Ok(true)));
+        let r = g.get("RotateKubeletServerCertificate").unwrap();
+        assert_eq!(r.value, Ok(true));
+        assert_eq!(r.occurrence, 1);
+        assert_eq!(
+            &"B=1,RotateKubeletServerCertificate=T"[r.span.clone()],
+            "RotateKubeletServerCertificate=T"
+        );
+        assert_eq!(g.get("C").map(|g| g.value.clone()), Some(Err("yes".into())));
+        assert_eq!(g.malformed, vec!["D".to_string()]);
+    }
+
+    #[test]
+    fn go_parse_bool() {
+        for t in ["1", "t", "T", "TRUE", "true", "True", " true "] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        for bad in ["yes", "on", "tRuE", ""] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Find what the rules look at inside an object: the component invocations of a pod (or pod
+//! template), a KubeletConfiguration, or kubeadm's extraArgs. Parsing only; no verdicts here.
+
+use crate::engine::read::component::{self, Invocation};
+use crate::engine::read::flags::{Flags, Origin, Token};
+use crate::engine::rules::Component;
+use serde_json::Value;
+
+/// One component found in an object, with where its settings live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub component: Component,
+    /// Container name, or the place in the object (`data.kubelet`, `apiServer.extraArgs`).
+    pub location: String,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settings {
+    /// A container running the component; `pointer` is the container's JSON pointer.
+    Container {
+        pointer: String,
+        invocation: Invocation,
+    },
+    /// A KubeletConfiguration: the document itself (`embedded: None`) or a YAML string at
+    /// `embedded` (a ConfigMap key). `config` is `Err` when that string does not parse.
+    KubeletConfig {
+        embedded: Option<String>,
+        config: Result<Value, String>,
+    },
+    /// kubeadm ClusterConfiguration extraArgs of one component, as flags.
+    Kubeadm(KubeadmArgs),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeadmArgs {
+    /// The ConfigMap key holding the ClusterConfiguration (`None`: the document itself).
+    pub embedded: Option<String>,
+    /// The ClusterConfiguration value (parsed from `embedded` when set).
+    pub config: Value,
+    /// `apiServer` or `controllerManager`.
+    pub section: &'static str,
+    /// v1beta4 writes extraArgs as a list of `{name, value}`; earlier versions as a map.
+    pub list_form: bool,
+    /// extraArgs as `--name=value` tokens (`Origin::None`), in order.
+    pub flags: Flags,
+}
+
+/// What kind of object was evaluated, as far as the rules care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing control-plane related: allowed at once, no findings.
+    NotRelevant,
+    /// A Pod. `mirror`: the API copy of a static pod (never patched).
+    Pod { mirror: bool },
+    /// The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob).
+    PodTemplate { workload: String },
+    /// A KubeletConfiguration document, or the kubelet-config ConfigMap holding one.
+    KubeletConfig,
+    /// kubeadm's ClusterConfiguration, alone or in the kubeadm-config ConfigMap.
+    KubeadmConfig,
+}
+
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+];
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Is this Pod the API copy of a static pod?
+pub fn is_mirror(obj: &Value) -> bool {
+    let annotated = obj
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get("kubernetes.io/config.mirror"))
+        .is_some();
+    let node_owned = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| str_at(r, "/kind") == Some("Node")));
+    annotated || node_owned
+}
+
+/// The pod spec pointer of a Pod or workload kind.
+pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Pod" => Some("/spec"),
+        "PodTemplate" => Some("/template/spec"),
+        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
+        k if WORKLOADS.contains(&k) => Some("/spec/template/spec"),
+        _ => None,
+    }
+}
+
+fn is_kubelet_config_map_name(name: &str) -> bool {
+    name == "kubelet-config"
+        || name
+            .strip_prefix("kubelet-config-")
+            .is_some_and(|v| v.starts_with("1.") && v[2..].chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Only kube-system ConfigMaps are read by kubeadm; a CREATE may omit the namespace.
+fn in_kube_system(obj: &Value) -> bool {
+    str_at(obj, "/metadata/namespace").is_none_or(|ns| ns == "kube-system")
+}
+
+/// Classify `obj` and extract its subjects.
+pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
+    let kind = str_at(obj, "/kind").unwrap_or("");
+    if let Some(spec) = pod_spec_pointer(kind) {
+        let subjects = containers(obj, spec);
+        let target = if subjects.is_empty() {
+            Target::NotRelevant
+        } else if kind == "Pod" {
+            Target::Pod {
+                mirror: is_mirror(obj),
+            }
+        } else {
+            Target::PodTemplate {
+                workload: kind.to_string(),
+            }
+        };
+        return (target, subjects);
+    }
+    match kind {
+        "KubeletConfiguration" => (
+            Target::KubeletConfig,
+            vec![kubelet_subject(
+                "KubeletConfiguration",
+                None,
+                Ok(obj.clone()),
+            )],
+        ),
+        "ClusterConfiguration" => (Target::KubeadmConfig, kubeadm_subjects(obj.clone(), None)),
+        "ConfigMap" if in_kube_system(obj) => config_map(obj),
+        _ => (Target::NotRelevant, Vec::new()),
+    }
+}
+
+fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
+    let labels = obj.pointer(&format!(
+        "{}/metadata/labels",
+        spec.strip_suffix("/spec").unwrap_or("")
+    ));
+    // A Pod's labels are the object's; a template's are the template's.
+    let labels = labels.or_else(|| obj.pointer("/metadata/labels"));
+    let Some(list) = obj
+        .pointer(&format!("{spec}/containers"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let sole = list.len() == 1;
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let invocation = component::recognize(c, labels, sole)?;
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("containers[{i}]"), str::to_string);
+            Some(Subject {
+                component: invocation.component,
+                location: name,
+                settings: Settings::Container {
+                    pointer: format!("{spec}/containers/{i}"),
+                    invocation,
+                },
+            })
+        })
+        .collect()
+}
+
+fn kubelet_subject(
+    location: &str,
+    embedded: Option<String>,
+    config: Result<Value, String>,
+) -> Subject {
+    Subject {
+        component: Component::Kubelet,
+        location: location.to_string(),
+        settings: Settings::KubeletConfig { embedded, config },
+    }
+}
+
+/// Parse an embedded YAML document (a ConfigMap value).
+pub fn parse_embedded(text: &str) -> Result<Value, String> {
+    let v: Value = crate::yaml::one(text)?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err("not a YAML mapping".into())
+    }
+}
+
+fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
+    let name = str_at(obj, "/metadata/name").unwrap_or("");
+    if is_kubelet_config_map_name(name)
+        && let Some(text) = str_at(obj, "/data/kubelet")
+    {
+        let config = parse_embedded(text)
+            .map_err(|e| format!("data.kubelet does not parse as a KubeletConfiguration: {e}"));
+        return (
+            Target::KubeletConfig,
+            vec![kubelet_subject(
+                "data.kubelet",
+                Some("/data/kubelet".into()),
+                config,
+            )],
+        );
+    }
+    if name == "kubeadm-config"
+        && let Some(text) = str_at(obj, "/data/ClusterConfiguration")
+    {
+        return match parse_embedded(text) {
+            Ok(cfg) => (
+                Target::KubeadmConfig,
+                kubeadm_subjects(cfg, Some("/data/ClusterConfiguration".into())),
+            ),
+            Err(e) => (
+                Target::KubeadmConfig,
+                vec![Subject {
+                    component: Component::ApiServer,
+                    location: "data.ClusterConfiguration".into(),
+                    settings: Settings::KubeletConfig {
+                        embedded: None,
+                        config: Err(format!("data.ClusterConfiguration does not parse: {e}")),
+                    },
+                }],
+            ),
+        };
+    }
+    (Target::NotRelevant, Vec::new())
+}
+
+fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
+    let list_form = str_at(&config, "/apiVersion").is_some_and(|v| v.ends_with("/v1beta4"));
+    let prefix = if embedded.is_some() {
+        "data.ClusterConfiguration."
+    } else {
+        ""
+    };
+    [
+        (Component::ApiServer, "apiServer"),
+        (Component::ControllerManager, "controllerManager"),
+    ]
+    .into_iter()
+    .map(|(component, section)| {
+        let args = config.get(section).and_then(|s| s.get("extraArgs"));
+        let flags = Flags::parse(extra_args_tokens(args));
+        Subject {
+            component,
+            location: format!("{prefix}{section}.extraArgs"),
+            settings: Settings::Kubeadm(KubeadmArgs {
+                embedded: embedded.clone(),
+                config: config.clone(),
+                section,
+                list_form,
+                flags,
+            }),
+        }
+    })
+    .collect()
+}
+
+/// extraArgs (map or `{name, value}` list) as `--name=value` tokens.
+fn extra_args_tokens(args: Option<&Value>) -> Vec<Token> {
+    let token = |name: &str, value: &Value| {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        Token {
+            text: format!("--{name}={value}"),
+            origin: Origin::None,
+        }
+    };
+    match args {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| token(k, v)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| {
+                Some(token(
+                    i.get("name")?.as_str()?,
+                    i.get("value").unwrap_or(&Value::Null),
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}

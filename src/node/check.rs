@@ -1,0 +1,246 @@
+//! Files → records: the `check` pipeline (read, detect, evaluate) shared by `check`, `fix`
+//! and the benchmark. One record per rule per object, so every object shows all five rules.
+
+use crate::engine::policy::Policy;
+use crate::engine::rules::{RuleId, Status};
+use crate::engine::verdict::{self, Verdict};
+use crate::engine::{self, Target};
+use crate::node::inputs::{self, Item, Parsed};
+use crate::report::Record;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A file found under the paths given, or a problem reaching one.
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+    Unreachable { path: PathBuf, reason: String },
+}
+
+/// File names worth reading inside a directory (node config lives in these).
+fn interesting(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "yaml" | "yml" | "json" | "conf" | "env" | "service") || name == "kubelet"
+}
+
+/// Expand the command-line paths: files as given, directories recursively, `-` for stdin.
+pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            for entry in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
+                })
+            {
+                match entry {
+                    Ok(e) if e.file_type().is_dir() => {}
+                    Ok(e) if interesting(e.path()) => files.push(Input::File(e.into_path())),
+                    Ok(_) => {}
+                    Err(e) => files.push(Input::Unreachable {
+                        path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
+                        reason: e
+                            .io_error()
+                            .map_or_else(|| e.to_string(), |io| io.to_string()),
+                    }),
+                }
+            }
+            out.extend(files);
+        } else {
+            out.push(Input::File(p.clone()));
+        }
+    }
+    out
+}
+
+/// Audit one input: read errors become one `error` record naming the file.
+pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
+    match input {
+        Input::Unreachable { path, reason } => {
+            let s = path.display().to_string();
+            vec![Record::error(&s, "-", format!("{s}: {reason}"))]
+        }
+        Input::Stdin => {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            let limit = inputs::MAX_FILE_BYTES + 1;
+            let read = std::io::stdin().lock().take(limit).read_to_end(&mut bytes);
+            match read
+                .map_err(|e| inputs::InputError(format!("cannot read: {e}")))
+                .and_then(|_| inputs::decode(bytes))
+            {
+                Ok(text) => audit_text("-", &text, policy),
+                Err(e) => vec![Record::error("-", "-", format!("-: {e}"))],
+            }
+        }
+        Input::File(path) => {
+            let s = path.display().to_string();
+            match inputs::read(path) {
+                Ok(text) => audit_text(&s, &text, policy),
+                Err(e) => vec![Record::error(&s, "-", format!("{s}: {e}"))],
+            }
+        }
+    }
+}
+
+/// The name people use for an object: `namespace/name`, or its kind when it has no name.
+pub fn object_name(v: &Value) -> String {
+    let name = v.pointer("/metadata/name").and_then(Value::as_str);
+    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (ns, name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (None, Some(n)) => n.to_string(),
+        _ => v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string(),
+    }
+}
+
+/// Audit already-read text.
+pub fn audit_text(source: &str, text: &str, policy: &Policy) -> Vec<Record> {
+    let parsed = match inputs::parse(text) {
+        Ok(p) => p,
+        Err(e) => return vec![Record::error(source, "-", format!("{source}: {e}"))],
+    };
+    audit_parsed(source, &parsed, policy)
+}
+
+pub fn audit_parsed(source: &str, parsed: &Parsed, policy: &Policy) -> Vec<Record> {
+    let mut out = Vec::new();
+    for item in &parsed.items {
+        match item {
+            Item::Invalid { doc, reason } => out.push(Record::error(
+                source,
+                "-",
+                format!("{source}: document {}: {reason}", doc + 1),
+            )),
+            Item::Object { doc, value, .. } => {
+                let object = object_name(value);
+                let kind = value
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                match engine::evaluate(value, policy) {
+                    Ok(eval) => {
+                        let why = match eval.target {
+                            Target::NotRelevant => {
+                                "no kube-apiserver, kube-controller-manager or kubelet settings in this object"
+                            }
+                            _ => "",
+                        };
+                        let (ns, name) = namespace_name(value);
+                        let v = verdict::judge(policy, &eval, ns, name);
+                        let row = Row {
+                            source,
+                            object: &object,
+                            kind: &kind,
+                        };
+                        records(&row, &v, policy, why, &mut out)
+                    }
+                    Err(e) => out.push(Record::error(
+                        source,
+                        &object,
+                        format!("{source}: document {}: {e}", doc + 1),
+                    )),
+                }
+            }
+            Item::KubeletFlags(f) => {
+                let findings = engine::evaluate_flags(&f.flags, &f.location, policy);
+                let v = verdict::judge_findings(policy, &findings, false, "", "");
+                let row = Row {
+                    source,
+                    object: "kubelet",
+                    kind: "KubeletFlags",
+                };
+                records(&row, &v, policy, "", &mut out);
+            }
+        }
+    }
+    if parsed.items.is_empty() {
+        let row = Row {
+            source,
+            object: "-",
+            kind: "",
+        };
+        let none = verdict::judge_findings(policy, &[], false, "", "");
+        records(
+            &row,
+            &none,
+            policy,
+            "no Kubernetes object or kubelet flags found",
+            &mut out,
+        );
+    }
+    out
+}
+
+/// Where a group of records comes from.
+struct Row<'a> {
+    source: &'a str,
+    object: &'a str,
+    kind: &'a str,
+}
+
+fn namespace_name(v: &Value) -> (&str, &str) {
+    let at = |p| v.pointer(p).and_then(Value::as_str).unwrap_or("");
+    (at("/metadata/namespace"), at("/metadata/name"))
+}
+
+/// The verdict as records: rules switched `off` are not reported; an exempt object's rules are
+/// `skip`, naming the exemption; every other rule the object has nothing for is a `skip` too.
+fn records(row: &Row<'_>, v: &Verdict<'_>, policy: &Policy, why: &str, out: &mut Vec<Record>) {
+    let exempt = v.exempt.map(verdict::exemption_text);
+    for j in &v.judged {
+        let f = j.finding;
+        let (status, message) = match &exempt {
+            Some(ex) => (
+                Status::Skip,
+                format!("{ex}; otherwise {}: {}", f.status, f.message),
+            ),
+            None => (f.status, f.message.clone()),
+        };
+        out.push(Record {
+            source: row.source.to_string(),
+            object: row.object.to_string(),
+            kind: row.kind.to_string(),
+            component: Some(f.component),
+            location: f.location.clone(),
+            rule: Some(f.rule),
+            controls: f.rule.controls().to_vec(),
+            status,
+            message,
+            remediation: f.remediation.clone(),
+        });
+    }
+    for rule in RuleId::ALL {
+        if !verdict::reported(policy, rule) || v.judged.iter().any(|j| j.finding.rule == rule) {
+            continue;
+        }
+        let message = match (&exempt, why) {
+            (Some(ex), _) => ex.clone(),
+            (None, "") => format!("no {} in this object", rule.component()),
+            (None, why) => why.to_string(),
+        };
+        out.push(Record {
+            source: row.source.to_string(),
+            object: row.object.to_string(),
+            kind: row.kind.to_string(),
+            component: Some(rule.component()),
+            location: String::new(),
+            rule: Some(rule),
+            controls: rule.controls().to_vec(),
+            status: Status::Skip,
+            message,
+            remediation: None,
+        });
+    }
+}

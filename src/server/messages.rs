@@ -1,0 +1,243 @@
+//! The words of an admission answer: warnings (one line, under 256 characters, prefixed so kubectl
+//! users know who speaks) and audit annotations (bounded, no repeats).
+
+use super::admission::{AdmissionRequest, Response};
+use crate::engine::rules::Finding;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Every warning starts with this, so `kubectl` users know who speaks.
+pub const WARNING_PREFIX: &str = "kubelet-tls-guard: ";
+/// The API server shows warnings up to this many characters; ours stay below it.
+pub const MAX_WARNING_LEN: usize = 255;
+/// Audit annotation values are kept to this size (a kubelet-config patch carries a whole file).
+pub const MAX_ANNOTATION_LEN: usize = 10 * 1024;
+
+/// The metric label of an object kind (a fixed set keeps cardinality bounded).
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "Pod",
+        "Deployment" => "Deployment",
+        "StatefulSet" => "StatefulSet",
+        "DaemonSet" => "DaemonSet",
+        "ReplicaSet" => "ReplicaSet",
+        "Job" => "Job",
+        "CronJob" => "CronJob",
+        "ConfigMap" => "ConfigMap",
+        "" => "none",
+        _ => "other",
+    }
+}
+
+/// One line, at most [`MAX_WARNING_LEN`] bytes, cut on a character boundary.
+pub fn clamp_warning(text: &str) -> String {
+    clamp(text, MAX_WARNING_LEN, "…")
+}
+
+fn clamp(text: &str, max: usize, ellipsis: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.len() <= max {
+        return one_line;
+    }
+    let mut cut = max.saturating_sub(ellipsis.len());
+    while !one_line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ellipsis}", &one_line[..cut])
+}
+
+pub(super) fn warn(out: &mut Vec<String>, text: String) {
+    let w = clamp_warning(&text);
+    if !out.contains(&w) {
+        out.push(w);
+    }
+}
+
+pub(super) fn annotate(map: &mut BTreeMap<String, String>, key: &str, value: &str) {
+    let entry = map.entry(key.to_string()).or_default();
+    if !entry.is_empty() {
+        if entry.split("; ").any(|v| v == value) {
+            return;
+        }
+        entry.push_str("; ");
+    }
+    entry.push_str(value);
+    if entry.len() > MAX_ANNOTATION_LEN {
+        *entry = clamp(entry, MAX_ANNOTATION_LEN, "… (truncated)");
+    }
+}
+
+/// "[rule] message (CIS ids): add the fix", without repeating what the engine's message says.
+pub fn finding_text(f: &Finding) -> String {
+    let mut text = format!("[{}] {}", f.rule, f.message);
+    let controls = f.rule.short_controls();
+    if !f.message.contains(controls) {
+        let _ = write!(text, " ({controls})");
+    }
+    if let Some(fix) = f.remediation.as_deref().filter(|r| !r.is_empty())
+        && !f.message.contains(fix)
+    {
+        let _ = write!(text, ": add {fix}");
+    }
+    text
+}
+
+/// The shorter form used when the full text would not fit in a warning.
+fn finding_short(f: &Finding) -> String {
+    match f.remediation.as_deref().filter(|r| !r.is_empty()) {
+        Some(fix) => format!("[{}] {}: add {fix}", f.rule, f.rule.short_controls()),
+        None => format!("[{}] {}", f.rule, f.rule.short_controls()),
+    }
+}
+
+/// A warning about a finding: the full text if it fits, else the short form (the fix survives).
+pub(super) fn finding_warning(out: &mut Vec<String>, tag: &str, f: &Finding) {
+    let full = format!("{WARNING_PREFIX}{tag}{}", finding_text(f));
+    if full.len() <= MAX_WARNING_LEN {
+        warn(out, full);
+    } else {
+        warn(out, format!("{WARNING_PREFIX}{tag}{}", finding_short(f)));
+    }
+}
+
+pub(super) fn object_ref(req: &AdmissionRequest) -> String {
+    let (ns, name) = (req.namespace(), req.name());
+    let kind = match req.kind() {
+        "" => "object",
+        k => k,
+    };
+    if ns.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {ns}/{name}")
+    }
+}
+
+pub(super) fn report_errors(r: &mut Response, errors: &[&Finding]) {
+    for f in errors {
+        warn(
+            &mut r.warnings,
+            format!(
+                "{WARNING_PREFIX}[{}] could not be evaluated at {}: {}",
+                f.rule, f.location, f.message
+            ),
+        );
+        annotate(
+            &mut r.audit_annotations,
+            f.rule.as_str(),
+            &format!("error: {}", f.message),
+        );
+    }
+}
+
+pub(super) fn mirror_note(r: &mut Response, req: &AdmissionRequest) {
+    warn(
+        &mut r.warnings,
+        format!(
+            "{WARNING_PREFIX}{} is the mirror of a static pod: it is never patched; fix the manifest on the node (kubelet-tls-guard check/fix)",
+            object_ref(req)
+        ),
+    );
+    annotate(
+        &mut r.audit_annotations,
+        "mirror-pod",
+        "static pod mirror: violations reported, never patched; fix /etc/kubernetes/manifests on the node",
+    );
+}
+
+/// The patch as JSON text, or an error message.
+pub(super) fn patch_json(patch: &[json_patch::PatchOperation]) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(patch).map_err(|e| format!("could not serialise the patch: {e}"))
+}
+
+/// One warning per operation of a would-be patch; a long value is summarised.
+pub(super) fn would_patch_warnings(out: &mut Vec<String>, patch: &[json_patch::PatchOperation]) {
+    for op in patch {
+        let Ok(v) = serde_json::to_value(op) else {
+            continue;
+        };
+        let full = format!("{WARNING_PREFIX}[dry-run] would patch: {v}");
+        if full.len() <= MAX_WARNING_LEN {
+            warn(out, full);
+            continue;
+        }
+        let verb = v.get("op").and_then(Value::as_str).unwrap_or("?");
+        let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
+        warn(
+            out,
+            format!(
+                "{WARNING_PREFIX}[dry-run] would patch: {verb} {path} ({} bytes; the whole patch is in the audit annotation would-patch)",
+                v.to_string().len()
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rules::{Component, RuleId, Status};
+
+    fn finding(rule: RuleId, message: &str, fix: Option<&str>) -> Finding {
+        Finding {
+            rule,
+            component: Component::ApiServer,
+            location: "kube-apiserver".into(),
+            status: Status::Fail,
+            message: message.into(),
+            remediation: fix.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn finding_text_adds_only_what_is_missing() {
+        let f = finding(
+            RuleId::ApiserverKubeletCa,
+            "kube-apiserver lacks --kubelet-certificate-authority (CIS 1.2.5/1.2.6): add --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt",
+            Some("--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt"),
+        );
+        assert_eq!(
+            finding_text(&f),
+            "[apiserver-kubelet-ca] kube-apiserver lacks --kubelet-certificate-authority (CIS 1.2.5/1.2.6): add --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt"
+        );
+        let bare = finding(
+            RuleId::ApiserverKubeletCa,
+            "kube-apiserver lacks the CA flag",
+            Some("--x=1"),
+        );
+        assert_eq!(
+            finding_text(&bare),
+            "[apiserver-kubelet-ca] kube-apiserver lacks the CA flag (CIS 1.2.5/1.2.6): add --x=1"
+        );
+    }
+
+    #[test]
+    fn long_warnings_keep_the_fix() {
+        let long = "x".repeat(400);
+        let f = finding(
+            RuleId::ApiserverKubeletCa,
+            &long,
+            Some("--kubelet-certificate-authority=/ca"),
+        );
+        let mut out = Vec::new();
+        finding_warning(&mut out, "[dry-run] would deny: ", &f);
+        assert!(out[0].len() <= MAX_WARNING_LEN);
+        assert!(
+            out[0].ends_with("add --kubelet-certificate-authority=/ca"),
+            "{}",
+            out[0]
+        );
+    }
+
+    #[test]
+    fn clamp_cuts_on_char_boundaries_and_lines() {
+        let s = "é".repeat(300);
+        let c = clamp_warning(&s);
+        assert!(c.len() <= MAX_WARNING_LEN && c.ends_with('…'));
+        assert_eq!(clamp_warning("a\nb"), "a b");
+    }
+}
