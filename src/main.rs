@@ -6,7 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(a) => kubelet_tls_guard::cli::serve::run(a),
+        Command::Serve(a) => kubelet_tls_guard::cli::serve::run(*a),
         Command::Check(a) => kubelet_tls_guard::cli::check::run(a),
         Command::Fix(a) => kubelet_tls_guard::cli::fix::run(a),
         Command::Certs(a) => kubelet_tls_guard::cli::certs::run(a),

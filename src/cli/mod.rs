@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the validating and mutating admission webhook over TLS.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Audit manifests, kubelet configuration and flag files (exit 0 pass, 1 findings, 2 bad input).
     Check(check::CheckArgs),
     /// Repair the same files: print a diff, or rewrite them atomically.
