@@ -15,7 +15,6 @@ mod messages;
 pub mod metrics;
 pub mod ops;
 pub mod pool;
-pub mod readfile;
 pub mod reload;
 pub mod shutdown;
 pub mod tls;

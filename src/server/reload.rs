@@ -11,8 +11,9 @@
 //! that is not yet valid is tried again once its time has come.
 
 use super::metrics::Metrics;
-use super::readfile::{MAX_PEM_FILE, read_regular};
+use super::tls::MAX_PEM_FILE;
 use super::tls::{LoadedCert, ReloadingResolver, Validity, load_pem, unix_now};
+use crate::fsio::read_regular;
 use rustls::crypto::CryptoProvider;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -9,6 +9,9 @@ use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+/// Certificates, chains and keys are a few KiB; 1 MiB leaves room for long bundles.
+pub const MAX_PEM_FILE: u64 = 1024 * 1024;
+
 /// The one crypto provider of the process.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -160,11 +163,9 @@ fn client_verifier(
     provider: Arc<CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
     let shown = path.display().to_string();
-    let pem = super::readfile::read_regular(path, super::readfile::MAX_PEM_FILE).map_err(|e| {
-        TlsError::Invalid {
-            path: shown.clone(),
-            message: e.reason,
-        }
+    let pem = crate::fsio::read_regular(path, MAX_PEM_FILE).map_err(|e| TlsError::Invalid {
+        path: shown.clone(),
+        message: e.reason,
     })?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
