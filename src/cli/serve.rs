@@ -161,8 +161,12 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 pub(crate) fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: not in files, pipes or container logs.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = match format {
@@ -230,7 +234,7 @@ pub fn curl_hint(dir: &Path, addr: SocketAddr) -> String {
         format!(" --resolve localhost:{port}:{shown}")
     };
     format!(
-        "curl --cacert {dir}/ca.crt{resolve} https://localhost:{port}/validate -H 'Content-Type: application/json' --data-binary @{dir}/{EXAMPLE_REVIEW_FILE}"
+        "curl -s --cacert {dir}/ca.crt{resolve} https://localhost:{port}/validate -H 'Content-Type: application/json' --data-binary @{dir}/{EXAMPLE_REVIEW_FILE}"
     )
 }
 
@@ -366,7 +370,7 @@ mod tests {
         let h = curl_hint(dir, "0.0.0.0:8443".parse().unwrap());
         assert_eq!(
             h,
-            "curl --cacert certs/dev/ca.crt https://localhost:8443/validate -H 'Content-Type: application/json' --data-binary @certs/dev/example-review.json"
+            "curl -s --cacert certs/dev/ca.crt https://localhost:8443/validate -H 'Content-Type: application/json' --data-binary @certs/dev/example-review.json"
         );
         let h = curl_hint(dir, "10.1.2.3:9443".parse().unwrap());
         assert!(

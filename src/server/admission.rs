@@ -270,7 +270,10 @@ pub fn render(
             audit_annotations: &r.audit_annotations,
         },
     };
-    serde_json::to_vec(&out)
+    let mut body = serde_json::to_vec(&out)?;
+    // A trailing newline, so a response printed by curl does not run into the prompt.
+    body.push(b'\n');
+    Ok(body)
 }
 
 #[cfg(test)]
