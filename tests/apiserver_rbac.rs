@@ -65,6 +65,33 @@ const ROWS: &[Row] = &[
             ("kube-system", "patch reports.openreports.io"),
         ],
     },
+    Row {
+        sa: "kubelet-tls-guard/kubelet-tls-guard-csr-approver",
+        purpose: "approve-csrs reads CSRs and Nodes, decides kubelet-serving CSRs only, holds its Lease and records Events on CSRs",
+        cluster: &[
+            "get certificatesigningrequests.certificates.k8s.io",
+            "list certificatesigningrequests.certificates.k8s.io",
+            "watch certificatesigningrequests.certificates.k8s.io",
+            "update certificatesigningrequests.certificates.k8s.io/approval",
+            "approve signers.certificates.k8s.io#kubernetes.io/kubelet-serving",
+            "get nodes",
+            "list nodes",
+            "watch nodes",
+        ],
+        namespaced: &[
+            ("kubelet-tls-guard", "create leases.coordination.k8s.io"),
+            (
+                "kubelet-tls-guard",
+                "get leases.coordination.k8s.io#kubelet-tls-guard-csr-approver",
+            ),
+            (
+                "kubelet-tls-guard",
+                "patch leases.coordination.k8s.io#kubelet-tls-guard-csr-approver",
+            ),
+            ("default", "create events.events.k8s.io"),
+            ("default", "patch events.events.k8s.io"),
+        ],
+    },
 ];
 
 /// Writes nobody gets unless their row grants them.

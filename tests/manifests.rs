@@ -232,6 +232,12 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("apps/v1", "Deployment") => round_trip_as::<Deployment>(doc),
         ("apps/v1", "DaemonSet") => round_trip_as::<DaemonSet>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip_as::<PodDisruptionBudget>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip_as::<ClusterRole>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            round_trip_as::<ClusterRoleBinding>(doc)
+        }
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip_as::<Role>(doc),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip_as::<RoleBinding>(doc),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             round_trip_as::<ValidatingWebhookConfiguration>(doc)
         }
@@ -239,12 +245,6 @@ fn round_trip(doc: &Value) -> Result<(), String> {
             round_trip_as::<MutatingWebhookConfiguration>(doc)
         }
         ("batch/v1", "CronJob") => round_trip_as::<CronJob>(doc),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip_as::<ClusterRole>(doc),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
-            round_trip_as::<ClusterRoleBinding>(doc)
-        }
-        ("rbac.authorization.k8s.io/v1", "Role") => round_trip_as::<Role>(doc),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip_as::<RoleBinding>(doc),
         ("cert-manager.io/v1", "Issuer") => round_trip_as::<cert_manager::Issuer>(doc),
         ("cert-manager.io/v1", "Certificate") => round_trip_as::<cert_manager::Certificate>(doc),
         _ => Err(format!(

@@ -1,5 +1,6 @@
 //! Command line: one module per subcommand, each with its clap `Args` and a `run`.
 
+pub mod approve_csrs;
 pub mod certs;
 pub mod check;
 pub mod fix;
@@ -23,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the validating and mutating admission webhook over TLS.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Audit manifests, kubelet configuration and flag files (exit 0 pass, 1 findings, 2 bad input).
     Check(check::CheckArgs),
     /// Repair the same files: print a diff, or rewrite them atomically.
@@ -34,4 +35,6 @@ pub enum Command {
     WebhookConfig(webhook_config::WebhookConfigArgs),
     /// Audit a running cluster: control-plane pods, kubeadm ConfigMaps and every kubelet.
     Scan(scan::ScanArgs),
+    /// Approve kubelet serving-certificate CSRs that prove they belong to their Node; deny the rest.
+    ApproveCsrs(approve_csrs::ApproveCsrsArgs),
 }

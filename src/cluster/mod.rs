@@ -1,6 +1,7 @@
 //! The live cluster (DESIGN.md section 9): `scan` reads the API and the kubelets and judges them
 //! with the same engine as `check`.
 
+pub mod approve;
 pub mod client;
 pub mod csr;
 pub mod inventory;

@@ -3,7 +3,6 @@
 
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::shell;
-use crate::fsio::ReadError;
 use serde_json::Value;
 use std::ops::Range;
 use std::path::Path;
@@ -57,14 +56,9 @@ pub struct InputError(pub String);
 
 /// Read a file as text, refusing what cannot be a manifest (too big, binary, not UTF-8).
 pub fn read(path: &Path) -> Result<String, InputError> {
-    let bytes = crate::fsio::read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
-        ReadError::Io(e) => InputError(format!("cannot read: {e}")),
-        ReadError::NotRegular => InputError("not a regular file".into()),
-        ReadError::TooLarge(_) => InputError(format!(
-            "file is over the {} MiB limit for a manifest",
-            MAX_FILE_BYTES / 1024 / 1024
-        )),
-    })?;
+    // The path is named by the caller's message; the reason alone says what went wrong.
+    let bytes = crate::fsio::read_regular(path, MAX_FILE_BYTES)
+        .map_err(|e| InputError(format!("cannot read: {}", e.reason)))?;
     decode(bytes)
 }
 
@@ -123,31 +117,97 @@ pub fn detect(text: &str) -> Format {
     {
         return Format::Systemd;
     }
-    if meaningful().next().is_some() && env_file_words(text).is_some() {
+    if meaningful().next().is_some() && env_file(text).is_some() {
         return Format::EnvFile;
     }
     Format::Yaml
 }
 
-/// The assignment words of an env file (`KEY=value`, `export KEY=value`), read as the shell and
-/// systemd's EnvironmentFile= read them: quoted values may span lines, and a backslash before a
-/// newline continues the line. `None` when any command is not purely assignments.
-fn env_file_words(text: &str) -> Option<Vec<shell::Word>> {
-    let mut out = Vec::new();
-    for command in shell::simple_commands(text).ok()? {
-        let mut words = command.into_iter().peekable();
-        if words.peek().is_some_and(|w| w.text == "export") {
-            words.next();
+/// The assignments of an env file (`KEY=value`, `export KEY=value`), read as systemd's
+/// EnvironmentFile= reads them: an unquoted value runs to the end of the line, a quoted one may
+/// span lines, and a backslash before a newline continues the line. Each value is split into
+/// words at whitespace, as `$KEY` expands, with every word's span where it stands in `text`.
+/// `None` when a line that is not blank or a comment is not an assignment.
+fn env_file(text: &str) -> Option<Vec<Var>> {
+    let mut vars = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let rest = text.get(i..)?;
+        let line_end = rest.find('\n').map_or(text.len(), |n| i + n);
+        let line = text.get(i..line_end)?;
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') || body.starts_with(';') {
+            i = line_end + 1;
+            continue;
         }
-        for w in words {
-            let (name, _) = w.text.split_once('=')?;
-            if !is_env_name(name) {
-                return None;
-            }
-            out.push(w);
+        let body = body.strip_prefix("export ").map_or(body, str::trim_start);
+        let (name, _) = body.split_once('=')?;
+        if !is_env_name(name) {
+            return None;
+        }
+        let value_start = line_end - line.len() + (line.len() - body.len()) + name.len() + 1;
+        let (chars, end) = env_value(text, value_start)?;
+        vars.push(Var {
+            name: name.to_string(),
+            tokens: split_words(&chars),
+        });
+        i = end + 1;
+    }
+    Some(vars)
+}
+
+/// The characters of one env-file value starting at `start`, each with its offset in `text`,
+/// and where the assignment ends (its newline). `None` for an unterminated quote.
+fn env_value(text: &str, start: usize) -> Option<(Vec<(usize, char)>, usize)> {
+    let mut out = Vec::new();
+    let mut it = text
+        .get(start..)?
+        .char_indices()
+        .map(|(k, c)| (start + k, c))
+        .peekable();
+    let mut quote: Option<char> = None;
+    while let Some((at, c)) = it.next() {
+        match (quote, c) {
+            (None, '\n') => return Some((trim_end(out), at)),
+            (None, '"' | '\'') if out.is_empty() => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => out.push((at, c)),
+            (_, '\\') => match it.next() {
+                Some((_, '\n')) => {}
+                Some((e, esc)) => out.push((e, esc)),
+                None => {}
+            },
+            (_, c) => out.push((at, c)),
         }
     }
-    Some(out)
+    quote.is_none().then(|| (trim_end(out), text.len()))
+}
+
+fn trim_end(mut chars: Vec<(usize, char)>) -> Vec<(usize, char)> {
+    while chars.last().is_some_and(|(_, c)| c.is_whitespace()) {
+        chars.pop();
+    }
+    chars
+}
+
+/// Words at whitespace, each with the span from its first to its last character in the text.
+fn split_words(chars: &[(usize, char)]) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for word in chars
+        .split(|(_, c)| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        let (Some(&(first, _)), Some(&(last, lc))) = (word.first(), word.last()) else {
+            continue;
+        };
+        tokens.push(Token {
+            text: word.iter().map(|(_, c)| c).collect(),
+            origin: Origin::Text {
+                span: first..last + lc.len_utf8(),
+            },
+        });
+    }
+    tokens
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -157,9 +217,9 @@ fn is_env_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// One `NAME=value` word of `text` (at `span`) as a variable whose value is split into words at
-/// whitespace, as `$NAME` expands; each word's span is where it stands in `text`, taken from the
-/// tokenizer's own offsets (quotes anywhere in the word are removed, as systemd and the shell do).
+/// One `NAME=value` word of an `Environment=` line (at `word.span` in `text`) as a variable.
+/// The word's characters come with their offsets from the tokenizer, so quotes anywhere in the
+/// word are removed as systemd removes them and every value word keeps its place in `text`.
 fn assignment(text: &str, word: &shell::Word) -> Option<Var> {
     let raw = text.get(word.span.clone())?;
     let offsets = shell::word_offsets(raw).ok()?;
@@ -168,25 +228,15 @@ fn assignment(text: &str, word: &shell::Word) -> Option<Var> {
     if !is_env_name(name) {
         return None;
     }
-    let value = word.text.get(eq + 1..)?;
-    let mut tokens = Vec::new();
-    let mut at = eq + 1;
-    for piece in value.split_ascii_whitespace() {
-        let start = at + value[at - eq - 1..].find(piece)?;
-        let end = start + piece.len();
-        at = end;
-        let raw_start = *offsets.get(start)?;
-        let raw_end = offsets.get(end - 1)? + 1;
-        tokens.push(Token {
-            text: piece.to_string(),
-            origin: Origin::Text {
-                span: word.span.start + raw_start..word.span.start + raw_end,
-            },
-        });
-    }
+    let chars: Vec<(usize, char)> = word
+        .text
+        .char_indices()
+        .skip_while(|&(k, _)| k <= eq)
+        .filter_map(|(k, c)| Some((word.span.start + offsets.get(k)?, c)))
+        .collect();
     Some(Var {
         name: name.to_string(),
-        tokens,
+        tokens: split_words(&chars),
     })
 }
 
@@ -265,11 +315,7 @@ fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 fn env_vars(text: &str) -> Vec<Var> {
-    env_file_words(text)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|w| assignment(text, w))
-        .collect()
+    env_file(text).unwrap_or_default()
 }
 
 /// `Environment=` assignments and the effective `ExecStart=` (its span) of a unit file.

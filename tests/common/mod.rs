@@ -5,6 +5,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod apiserver;
+pub mod approver;
+pub mod csr_fixtures;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
