@@ -11,4 +11,5 @@ pub mod inputs;
 pub mod kubelet_merge;
 pub mod proc;
 pub mod running;
+pub mod stream;
 pub mod tree;
