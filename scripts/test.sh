@@ -40,6 +40,8 @@ export KTG_SKIP_LOG
 trap 'rm -f "$log" "$KTG_SKIP_LOG"' EXIT
 status=0
 cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# A 30 s smoke run per fuzz target (scripts/fuzz-smoke.sh says whether it ran, and why not).
+./scripts/fuzz-smoke.sh || { fuzz=$?; [ "$status" != 0 ] || status=$fuzz; }
 final=0
 ./scripts/test-summary.sh "$status" "$log" "$KTG_SKIP_LOG" || final=$?
 exit "$final"
