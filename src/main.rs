@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 use clap::Parser;
 use kubelet_tls_guard::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -5,10 +6,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(a) => kubelet_tls_guard::cli::serve::run(a),
+        Command::Serve(a) => kubelet_tls_guard::cli::serve::run(*a),
         Command::Check(a) => kubelet_tls_guard::cli::check::run(a),
         Command::Fix(a) => kubelet_tls_guard::cli::fix::run(a),
         Command::Certs(a) => kubelet_tls_guard::cli::certs::run(a),
         Command::WebhookConfig(a) => kubelet_tls_guard::cli::webhook_config::run(a),
+        Command::Scan(a) => kubelet_tls_guard::cli::scan::run(a),
+        Command::ApproveCsrs(a) => kubelet_tls_guard::cli::approve_csrs::run(a),
     }
 }

@@ -28,12 +28,71 @@ struct Row {
     namespaced: &'static [(&'static str, &'static str)],
 }
 
-const ROWS: &[Row] = &[Row {
-    sa: "kubelet-tls-guard/kubelet-tls-guard",
-    purpose: "the admission webhook answers the API server; it reads nothing from the API",
-    cluster: &[],
-    namespaced: &[],
-}];
+const ROWS: &[Row] = &[
+    Row {
+        sa: "kubelet-tls-guard/kubelet-tls-guard",
+        purpose: "the admission webhook answers the API server; it reads nothing from the API",
+        cluster: &[],
+        namespaced: &[],
+    },
+    Row {
+        sa: "kubelet-tls-guard-node-audit/kubelet-tls-guard-node-audit",
+        purpose: "check --node reads the host's files and /proc; it reads nothing from the API",
+        cluster: &[],
+        namespaced: &[],
+    },
+    Row {
+        sa: "kubelet-tls-guard/kubelet-tls-guard-scan",
+        purpose: "scan: reads Nodes, kubelet configz/metrics, kubelet-serving CSRs, the kube-system control plane and kubeadm's ConfigMaps; writes only its OpenReports",
+        cluster: &[
+            "get nodes",
+            "list nodes",
+            "get nodes/configz",
+            "get nodes/metrics",
+            "list certificatesigningrequests.certificates.k8s.io",
+            "get clusterreports.openreports.io",
+            "create clusterreports.openreports.io",
+            "patch clusterreports.openreports.io",
+        ],
+        namespaced: &[
+            ("kube-system", "list pods"),
+            (
+                "kube-system",
+                "get configmaps#kubeadm-config,kubelet-config,kube-root-ca.crt",
+            ),
+            ("kube-system", "get reports.openreports.io"),
+            ("kube-system", "create reports.openreports.io"),
+            ("kube-system", "patch reports.openreports.io"),
+        ],
+    },
+    Row {
+        sa: "kubelet-tls-guard/kubelet-tls-guard-csr-approver",
+        purpose: "approve-csrs reads CSRs and Nodes, decides kubelet-serving CSRs only, holds its Lease and records Events on CSRs",
+        cluster: &[
+            "get certificatesigningrequests.certificates.k8s.io",
+            "list certificatesigningrequests.certificates.k8s.io",
+            "watch certificatesigningrequests.certificates.k8s.io",
+            "update certificatesigningrequests.certificates.k8s.io/approval",
+            "approve signers.certificates.k8s.io#kubernetes.io/kubelet-serving",
+            "get nodes",
+            "list nodes",
+            "watch nodes",
+        ],
+        namespaced: &[
+            ("kubelet-tls-guard", "create leases.coordination.k8s.io"),
+            (
+                "kubelet-tls-guard",
+                "get leases.coordination.k8s.io#kubelet-tls-guard-csr-approver",
+            ),
+            (
+                "kubelet-tls-guard",
+                "patch leases.coordination.k8s.io#kubelet-tls-guard-csr-approver",
+            ),
+            ("default", "create events.events.k8s.io"),
+            ("default", "patch events.events.k8s.io"),
+        ],
+    },
+];
 
 /// Writes nobody gets unless their row grants them.
 const GUARDED_WRITES: [&str; 12] = [
@@ -198,9 +257,14 @@ fn resolved(s: &ApiServer, user: &str, namespace: &str) -> BTreeSet<String> {
     grants
 }
 
-/// Resources that exist only for authorization: kubectl cannot map them through discovery
-/// (it warns and asks about something else), so they are asked about directly.
-const VIRTUAL: [&str; 1] = ["signers.certificates.k8s.io"];
+/// Resources that exist only for authorization, or only once a CRD this test does not install
+/// is there (OpenReports): kubectl cannot map them through discovery (it warns and asks about
+/// something else), so they are asked about directly.
+const VIRTUAL: [&str; 3] = [
+    "signers.certificates.k8s.io",
+    "reports.openreports.io",
+    "clusterreports.openreports.io",
+];
 
 /// `kubectl auth can-i VERB RESOURCE[/NAME] [--subresource S] (-n NS | -A) --as USER`, or for a
 /// `VIRTUAL` resource the SelfSubjectAccessReview that command would send.

@@ -183,6 +183,36 @@ fn overlay_cert_manager_is_accepted_and_warns() {
     install_overlay("cert-manager", Effect::Warn);
 }
 
+/// The node audit ships no webhook: the real API server accepts its namespace (PSA privileged),
+/// ServiceAccount and DaemonSet as they are.
+#[test]
+fn overlay_node_audit_is_accepted() {
+    let Some(s) = apiserver::shared() else { return };
+    let dir = crate_dir().join("manifests/overlays/node-audit");
+    let out = s.kubectl(&["kustomize", &webhook::path_str(&dir)]);
+    assert!(out.status.success(), "kustomize node-audit: {}", text(&out));
+    let docs = yaml_docs(&String::from_utf8_lossy(&out.stdout));
+    assert!(docs.iter().any(|d| d["kind"] == "DaemonSet"), "{docs:?}");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs});
+    if let Err(e) = s.apply_yaml(&list.to_string()) {
+        panic!("the API server refused the node-audit overlay: {e}");
+    }
+    let ds = s.kubectl(&[
+        "get",
+        "daemonset",
+        "-A",
+        "-l",
+        "app.kubernetes.io/name=kubelet-tls-guard",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&ds.stdout).contains("daemonset"),
+        "{}",
+        text(&ds)
+    );
+}
+
 #[test]
 fn every_overlay_is_covered() {
     let mut found: Vec<String> = std::fs::read_dir(crate_dir().join("manifests/overlays"))
@@ -193,7 +223,13 @@ fn every_overlay_is_covered() {
     found.sort();
     assert_eq!(
         found,
-        ["cert-manager", "dry-run", "enforce", "remediate"],
+        [
+            "cert-manager",
+            "dry-run",
+            "enforce",
+            "node-audit",
+            "remediate"
+        ],
         "a new overlay needs its own overlay_* test here"
     );
 }

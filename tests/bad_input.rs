@@ -505,7 +505,8 @@ fn fix_in_place_with_backup() {
     if run.code != 0 {
         p.push(format!("exit {} (expected 0): {}", run.code, run.stderr));
     }
-    let backup = tmp.path().join("kube-apiserver.yaml.bak");
+    // Hidden: the kubelet runs every non-hidden file of its static pod directory.
+    let backup = tmp.path().join(".kube-apiserver.yaml.bak");
     match fs::read(&backup) {
         Ok(b) if b == FIXABLE.as_bytes() => {}
         Ok(_) => p.push("backup differs from the original".into()),
@@ -529,8 +530,8 @@ fn fix_in_place_with_backup() {
     let names = listing(tmp.path());
     if names
         != vec![
+            ".kube-apiserver.yaml.bak".to_string(),
             "kube-apiserver.yaml".to_string(),
-            "kube-apiserver.yaml.bak".to_string(),
         ]
     {
         p.push(format!("unexpected files after fix: {names:?}"));
@@ -632,7 +633,7 @@ fn fix_in_place_flags_files() {
         if run.code != 0 {
             p.push(format!("{fixture}: exit {}: {}", run.code, run.stderr));
         }
-        let backup = tmp.path().join(format!("{name}.orig"));
+        let backup = tmp.path().join(format!(".{name}.orig"));
         if fs::read_to_string(&backup).ok().as_deref() != Some(original.as_str()) {
             p.push(format!("{fixture}: backup missing or not the original"));
         }

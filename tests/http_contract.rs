@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::server::http::{AppState, router};
 use kubelet_tls_guard::server::metrics::Metrics;
+use kubelet_tls_guard::server::pool::DecisionPool;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ fn app(policy: &str) -> axum::Router {
         metrics: Arc::new(Metrics::new()),
         body_limit: LIMIT,
         body_timeout: Duration::from_secs(5),
+        pool: DecisionPool::new(2, Duration::from_secs(10)),
     }))
 }
 

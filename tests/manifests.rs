@@ -14,8 +14,10 @@ use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kubelet_tls_guard::engine::policy::{Mode, Policy};
 use kubelet_tls_guard::engine::{self, Target};
 use kubelet_tls_guard::install::webhook_config::{
@@ -233,12 +235,19 @@ fn round_trip(doc: &Value) -> Result<(), String> {
         ("apps/v1", "Deployment") => round_trip_as::<Deployment>(doc),
         ("apps/v1", "DaemonSet") => round_trip_as::<DaemonSet>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip_as::<PodDisruptionBudget>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip_as::<ClusterRole>(doc),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            round_trip_as::<ClusterRoleBinding>(doc)
+        }
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip_as::<Role>(doc),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip_as::<RoleBinding>(doc),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             round_trip_as::<ValidatingWebhookConfiguration>(doc)
         }
         ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration") => {
             round_trip_as::<MutatingWebhookConfiguration>(doc)
         }
+        ("batch/v1", "CronJob") => round_trip_as::<CronJob>(doc),
         ("cert-manager.io/v1", "Issuer") => round_trip_as::<cert_manager::Issuer>(doc),
         ("cert-manager.io/v1", "Certificate") => round_trip_as::<cert_manager::Certificate>(doc),
         _ => Err(format!(

@@ -168,6 +168,14 @@ fn run_printed(dir: &Path, line: &str) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Silent (-s: no progress meter) and ending with a newline, so the prompt starts on its own line.
+    assert!(line.starts_with("curl -s "), "{line}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.ends_with(b"\n"), "no trailing newline");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "the printed command's output is not JSON ({e}): {}",
@@ -249,6 +257,9 @@ fn serve_with_dev_certificates_prints_a_working_curl_command_and_exits_0_on_sigt
     }
     let code = serve.terminate();
     assert_eq!(code, 0, "exit code after SIGTERM\n{}", serve.output());
+    // stderr is a pipe here: log lines carry no ANSI colour codes.
+    assert!(!serve.output().contains('\u{1b}'), "{}", serve.output());
+    assert!(serve.output().contains("INFO"), "{}", serve.output());
 
     // A second start in the same directory reuses the development certificates.
     let metrics_port = free_port();

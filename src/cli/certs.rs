@@ -1,6 +1,7 @@
 //! `certs`: a CA and a serving certificate for the webhook Service.
 
 use crate::install::certs::{self, DEFAULT_NAMESPACE, DEFAULT_SERVICE};
+use crate::install::dns;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,18 +33,10 @@ pub struct CertsArgs {
 
 /// An RFC 1123 label, as Service and namespace names must be.
 fn check_label(what: &str, s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-');
-    if ok {
+    if dns::is_label(s) {
         Ok(())
     } else {
-        Err(format!(
-            "--{what} {s:?}: must be a DNS label (lowercase letters, digits and '-', at most 63)"
-        ))
+        Err(format!("--{what} {s:?}: {}", dns::LABEL_RULE))
     }
 }
 

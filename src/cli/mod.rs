@@ -1,8 +1,10 @@
 //! Command line: one module per subcommand, each with its clap `Args` and a `run`.
 
+pub mod approve_csrs;
 pub mod certs;
 pub mod check;
 pub mod fix;
+pub mod scan;
 pub mod serve;
 pub mod webhook_config;
 
@@ -22,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the validating and mutating admission webhook over TLS.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Audit manifests, kubelet configuration and flag files (exit 0 pass, 1 findings, 2 bad input).
     Check(check::CheckArgs),
     /// Repair the same files: print a diff, or rewrite them atomically.
@@ -31,4 +33,8 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// Print the Validating- and MutatingWebhookConfiguration with the caBundle filled in.
     WebhookConfig(webhook_config::WebhookConfigArgs),
+    /// Audit a running cluster: control-plane pods, kubeadm ConfigMaps and every kubelet.
+    Scan(scan::ScanArgs),
+    /// Approve kubelet serving-certificate CSRs that prove they belong to their Node; deny the rest.
+    ApproveCsrs(approve_csrs::ApproveCsrsArgs),
 }

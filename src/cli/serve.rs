@@ -61,7 +61,7 @@ pub struct ServeArgs {
     /// How often the certificate files are checked for changes.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub cert_reload_interval: Duration,
-    /// Time allowed for a request's headers (HTTP/1.1); also the keep-alive idle limit.
+    /// Time allowed for a request's headers (HTTP/1.1) once they have started.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_timeout: Duration,
     /// Time allowed for a request body.
@@ -70,6 +70,18 @@ pub struct ServeArgs {
     /// Time allowed for a TLS handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
+    /// Close a connection with no request in progress for this long: from the end of the TLS
+    /// handshake on, and between keep-alive requests.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Open webhook connections at most; more wait to be accepted until one closes.
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
+    pub max_connections: usize,
+    /// Answer a review whose decision takes longer than this per failure policy: deny when the
+    /// policy enforces a rule, else allow with a warning. Keep it below the webhook's
+    /// timeoutSeconds.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub decision_timeout: Duration,
     /// After SIGTERM, stay up (not ready) this long before closing the listener.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub shutdown_delay: Duration,
@@ -93,6 +105,14 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     full.parse::<SocketAddr>().map_err(|e| {
         format!("{s:?}: {e} (expected HOST:PORT with an IP address, e.g. 0.0.0.0:8443)")
     })
+}
+
+/// A whole number of at least 1.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?}: expected a whole number of at least 1")),
+    }
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
@@ -138,11 +158,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: not in files, pipes or container logs.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = match format {
@@ -210,7 +234,7 @@ pub fn curl_hint(dir: &Path, addr: SocketAddr) -> String {
         format!(" --resolve localhost:{port}:{shown}")
     };
     format!(
-        "curl --cacert {dir}/ca.crt{resolve} https://localhost:{port}/validate -H 'Content-Type: application/json' --data-binary @{dir}/{EXAMPLE_REVIEW_FILE}"
+        "curl -s --cacert {dir}/ca.crt{resolve} https://localhost:{port}/validate -H 'Content-Type: application/json' --data-binary @{dir}/{EXAMPLE_REVIEW_FILE}"
     )
 }
 
@@ -255,6 +279,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
         handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+        decision_timeout: args.decision_timeout,
+        decision_concurrency: 0,
         shutdown_delay: args.shutdown_delay,
         drain_timeout: args.drain_timeout,
     };
@@ -331,6 +359,9 @@ mod tests {
         assert_eq!(parse_size("1024").unwrap(), 1024);
         assert!(parse_size("0").is_err());
         assert!(parse_size("1Xi").is_err());
+        assert_eq!(parse_count("4096").unwrap(), 4096);
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("-1").is_err());
     }
 
     #[test]
@@ -339,7 +370,7 @@ mod tests {
         let h = curl_hint(dir, "0.0.0.0:8443".parse().unwrap());
         assert_eq!(
             h,
-            "curl --cacert certs/dev/ca.crt https://localhost:8443/validate -H 'Content-Type: application/json' --data-binary @certs/dev/example-review.json"
+            "curl -s --cacert certs/dev/ca.crt https://localhost:8443/validate -H 'Content-Type: application/json' --data-binary @certs/dev/example-review.json"
         );
         let h = curl_hint(dir, "10.1.2.3:9443".parse().unwrap());
         assert!(

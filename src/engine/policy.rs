@@ -194,12 +194,8 @@ impl Policy {
         let at = |path: &[&str]| {
             lines::line_of(text, path).map_or_else(String::new, |l| format!(" at line {l}"))
         };
-        let raw: RawPolicy = if text.trim().is_empty() {
-            serde_yaml_ng::from_str("{}")
-        } else {
-            serde_yaml_ng::from_str(text)
-        }
-        .map_err(|e| invalid(e.to_string()))?;
+        let raw: RawPolicy =
+            crate::yaml::one(if text.trim().is_empty() { "{}" } else { text }).map_err(invalid)?;
         let mut rules = BTreeMap::new();
         for (id, o) in raw.rules {
             let rule = RuleId::parse(&id).ok_or_else(|| {

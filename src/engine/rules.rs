@@ -25,6 +25,8 @@ pub enum RuleId {
     ControllerManagerRotateKubeletServerCert,
     KubeletRotateServerCert,
     KubeletServerTlsBootstrap,
+    /// Live only (`scan`): not in `ALL`, which lists what files and objects can show.
+    KubeletServingCertVerified,
 }
 
 impl RuleId {
@@ -45,6 +47,7 @@ impl RuleId {
             }
             RuleId::KubeletRotateServerCert => "kubelet-rotate-server-cert",
             RuleId::KubeletServerTlsBootstrap => "kubelet-server-tls-bootstrap",
+            RuleId::KubeletServingCertVerified => "kubelet-serving-cert-verified",
         }
     }
 
@@ -56,9 +59,9 @@ impl RuleId {
         match self {
             RuleId::ApiserverKubeletClientCert | RuleId::ApiserverKubeletCa => Component::ApiServer,
             RuleId::ControllerManagerRotateKubeletServerCert => Component::ControllerManager,
-            RuleId::KubeletRotateServerCert | RuleId::KubeletServerTlsBootstrap => {
-                Component::Kubelet
-            }
+            RuleId::KubeletRotateServerCert
+            | RuleId::KubeletServerTlsBootstrap
+            | RuleId::KubeletServingCertVerified => Component::Kubelet,
         }
     }
 
@@ -81,7 +84,7 @@ impl RuleId {
                 "EKS 3.2.9",
                 "GKE 3.2.9",
             ],
-            RuleId::KubeletServerTlsBootstrap => &[],
+            RuleId::KubeletServerTlsBootstrap | RuleId::KubeletServingCertVerified => &[],
         }
     }
 
@@ -93,6 +96,7 @@ impl RuleId {
             RuleId::ControllerManagerRotateKubeletServerCert => "CIS 1.3.6",
             RuleId::KubeletRotateServerCert => "CIS 4.2.11/4.2.12",
             RuleId::KubeletServerTlsBootstrap => "needed for 4.2.11/4.2.12 to take effect",
+            RuleId::KubeletServingCertVerified => "needed before CIS 1.2.5/1.2.6 is safe",
         }
     }
 }

@@ -34,8 +34,10 @@ pub fn setting(rule: RuleId, flags: &Flags) -> String {
                 None => format!("no {GATE} gate"),
             }
         }
-        // The kubelet is not a static pod.
-        RuleId::KubeletRotateServerCert | RuleId::KubeletServerTlsBootstrap => String::new(),
+        // The kubelet is not a static pod; its serving certificate is judged live (scan).
+        RuleId::KubeletRotateServerCert
+        | RuleId::KubeletServerTlsBootstrap
+        | RuleId::KubeletServingCertVerified => String::new(),
     }
 }
 

@@ -3,8 +3,6 @@
 
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::shell;
-use crate::fsio::ReadError;
-use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
 use std::path::Path;
@@ -58,14 +56,9 @@ pub struct InputError(pub String);
 
 /// Read a file as text, refusing what cannot be a manifest (too big, binary, not UTF-8).
 pub fn read(path: &Path) -> Result<String, InputError> {
-    let bytes = crate::fsio::read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
-        ReadError::Io(e) => InputError(format!("cannot read: {e}")),
-        ReadError::NotRegular => InputError("not a regular file".into()),
-        ReadError::TooLarge(_) => InputError(format!(
-            "file is over the {} MiB limit for a manifest",
-            MAX_FILE_BYTES / 1024 / 1024
-        )),
-    })?;
+    // The path is named by the caller's message; the reason alone says what went wrong.
+    let bytes = crate::fsio::read_regular(path, MAX_FILE_BYTES)
+        .map_err(|e| InputError(format!("cannot read: {}", e.reason)))?;
     decode(bytes)
 }
 
@@ -117,27 +110,127 @@ pub fn detect(text: &str) -> Format {
     {
         return Format::Systemd;
     }
-    if meaningful().next().is_some() && meaningful().all(|l| env_assignment(l).is_some()) {
+    if meaningful().next().is_some() && env_file(text).is_some() {
         return Format::EnvFile;
     }
     Format::Yaml
 }
 
-/// `KEY=value` or `export KEY=value` → (key, offset of value within the line).
-fn env_assignment(line: &str) -> Option<(&str, usize)> {
-    let body = line
-        .strip_prefix("export ")
-        .map(str::trim_start)
-        .unwrap_or(line);
-    let lead = line.len() - body.len();
-    let (key, _) = body.split_once('=')?;
-    let ok = !key.is_empty()
-        && key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ok.then_some((key, lead + key.len() + 1))
+/// The assignments of an env file (`KEY=value`, `export KEY=value`), read as systemd's
+/// EnvironmentFile= reads them: an unquoted value runs to the end of the line, a quoted one may
+/// span lines, and a backslash before a newline continues the line. Each value is split into
+/// words at whitespace, as `$KEY` expands, with every word's span where it stands in `text`.
+/// `None` when a line that is not blank or a comment is not an assignment.
+fn env_file(text: &str) -> Option<Vec<Var>> {
+    let mut vars = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let rest = text.get(i..)?;
+        let line_end = rest.find('\n').map_or(text.len(), |n| i + n);
+        let line = text.get(i..line_end)?;
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') || body.starts_with(';') {
+            i = line_end + 1;
+            continue;
+        }
+        let body = body.strip_prefix("export ").map_or(body, str::trim_start);
+        let (name, _) = body.split_once('=')?;
+        if !is_env_name(name) {
+            return None;
+        }
+        let value_start = line_end - line.len() + (line.len() - body.len()) + name.len() + 1;
+        let (chars, end) = env_value(text, value_start)?;
+        vars.push(Var {
+            name: name.to_string(),
+            tokens: split_words(&chars),
+        });
+        i = end + 1;
+    }
+    Some(vars)
+}
+
+/// The characters of one env-file value starting at `start`, each with its offset in `text`,
+/// and where the assignment ends (its newline). `None` for an unterminated quote.
+fn env_value(text: &str, start: usize) -> Option<(Vec<(usize, char)>, usize)> {
+    let mut out = Vec::new();
+    let mut it = text
+        .get(start..)?
+        .char_indices()
+        .map(|(k, c)| (start + k, c))
+        .peekable();
+    let mut quote: Option<char> = None;
+    while let Some((at, c)) = it.next() {
+        match (quote, c) {
+            (None, '\n') => return Some((trim_end(out), at)),
+            (None, '"' | '\'') if out.is_empty() => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => out.push((at, c)),
+            (_, '\\') => match it.next() {
+                Some((_, '\n')) => {}
+                Some((e, esc)) => out.push((e, esc)),
+                None => {}
+            },
+            (_, c) => out.push((at, c)),
+        }
+    }
+    quote.is_none().then(|| (trim_end(out), text.len()))
+}
+
+fn trim_end(mut chars: Vec<(usize, char)>) -> Vec<(usize, char)> {
+    while chars.last().is_some_and(|(_, c)| c.is_whitespace()) {
+        chars.pop();
+    }
+    chars
+}
+
+/// Words at whitespace, each with the span from its first to its last character in the text.
+fn split_words(chars: &[(usize, char)]) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for word in chars
+        .split(|(_, c)| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        let (Some(&(first, _)), Some(&(last, lc))) = (word.first(), word.last()) else {
+            continue;
+        };
+        tokens.push(Token {
+            text: word.iter().map(|(_, c)| c).collect(),
+            origin: Origin::Text {
+                span: first..last + lc.len_utf8(),
+            },
+        });
+    }
+    tokens
+}
+
+fn is_env_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// One `NAME=value` word of an `Environment=` line (at `word.span` in `text`) as a variable.
+/// The word's characters come with their offsets from the tokenizer, so quotes anywhere in the
+/// word are removed as systemd removes them and every value word keeps its place in `text`.
+fn assignment(text: &str, word: &shell::Word) -> Option<Var> {
+    let raw = text.get(word.span.clone())?;
+    let offsets = shell::word_offsets(raw).ok()?;
+    let eq = word.text.find('=')?;
+    let name = &word.text[..eq];
+    if !is_env_name(name) {
+        return None;
+    }
+    let chars: Vec<(usize, char)> = word
+        .text
+        .char_indices()
+        .skip_while(|&(k, _)| k <= eq)
+        .filter_map(|(k, c)| Some((word.span.start + offsets.get(k)?, c)))
+        .collect();
+    Some(Var {
+        name: name.to_string(),
+        tokens: split_words(&chars),
+    })
 }
 
 /// Parse `text` into the items the rules look at.
@@ -187,67 +280,22 @@ fn objects(doc: usize, value: Value) -> Vec<Item> {
     }]
 }
 
-/// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
-/// parser's time grows faster than linearly with flow nesting depth.
-pub const MAX_YAML_DEPTH: usize = 128;
-
-/// Refuse pathologically deep nesting with a cheap linear pass over the parser events. Syntax
-/// errors are left to the real parse, which reports them with its own position.
-fn check_depth(text: &str) -> Result<(), InputError> {
-    use saphyr_parser::{Event, Parser};
-    let mut depth = 0usize;
-    let too_deep = |line: usize, col: usize| {
-        InputError(format!(
-            "invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels at line {line} column {}",
-            col + 1
-        ))
-    };
-    for event in Parser::new_from_str(text) {
-        let (event, span) = match event {
-            Ok(e) => e,
-            // The scanner has its own (flow) depth limit, reached before ours.
-            Err(e) if e.info().contains("recursion limit") => {
-                return Err(too_deep(e.marker().line(), e.marker().col()));
-            }
-            Err(_) => return Ok(()),
-        };
-        match event {
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > MAX_YAML_DEPTH {
-                    return Err(too_deep(span.start.line(), span.start.col()));
-                }
-            }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 fn yaml(text: &str) -> Result<Vec<Item>, InputError> {
-    check_depth(text)?;
+    let docs = crate::yaml::documents(text).map_err(InputError)?;
     let mut items = Vec::new();
-    for (doc, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(de) {
+    for (doc, parsed) in docs.into_iter().enumerate() {
+        match parsed {
             Ok(v) => items.extend(objects(doc, v)),
-            Err(e) => {
-                // The stream cannot be resynchronised after a syntax error: report and stop.
-                items.push(Item::Invalid {
-                    doc,
-                    reason: format!("invalid YAML: {e}"),
-                });
-                break;
-            }
+            Err(reason) => items.push(Item::Invalid { doc, reason }),
         }
     }
     Ok(items)
 }
 
-/// A variable assignment: its name and the span of its value in the file.
+/// A variable assignment: its name and the words of its value, with their spans in the file.
 struct Var {
     name: String,
-    value: Range<usize>,
+    tokens: Vec<Token>,
 }
 
 fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -259,34 +307,8 @@ fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// Strip one pair of surrounding quotes from the span `r` of `text`.
-fn unquote(text: &str, r: Range<usize>) -> Range<usize> {
-    let s = &text[r.clone()];
-    let trimmed = s.trim_end();
-    let end = r.start + trimmed.len();
-    let bytes = trimmed.as_bytes();
-    if bytes.len() >= 2
-        && (bytes[0] == b'"' || bytes[0] == b'\'')
-        && bytes[bytes.len() - 1] == bytes[0]
-    {
-        r.start + 1..end - 1
-    } else {
-        r.start..end
-    }
-}
-
 fn env_vars(text: &str) -> Vec<Var> {
-    line_spans(text)
-        .filter_map(|(start, line)| {
-            let lead = line.len() - line.trim_start().len();
-            let (key, off) = env_assignment(line.trim_start())?;
-            let vstart = start + lead + off;
-            Some(Var {
-                name: key.to_string(),
-                value: unquote(text, vstart..start + line.len()),
-            })
-        })
-        .collect()
+    env_file(text).unwrap_or_default()
 }
 
 /// `Environment=` assignments and the effective `ExecStart=` (its span) of a unit file.
@@ -299,21 +321,9 @@ fn systemd(text: &str) -> (Vec<Var>, Option<Range<usize>>) {
         let lead = start + line.len() - trimmed.len();
         if let Some(rest) = trimmed.strip_prefix("Environment=") {
             let base = lead + "Environment=".len();
-            for w in shell::words(rest).unwrap_or_default() {
-                let Some((name, _)) = w.text.split_once('=') else {
-                    continue;
-                };
-                let raw = &rest[w.span.clone()];
-                let quoted = raw.starts_with('"') || raw.starts_with('\'');
-                let vstart = base + w.span.start + usize::from(quoted) + name.len() + 1;
-                let vend = base + w.span.end
-                    - usize::from(quoted && raw.len() > 1 && raw.ends_with(&raw[..1]));
-                if vstart <= vend {
-                    vars.push(Var {
-                        name: name.to_string(),
-                        value: vstart..vend,
-                    });
-                }
+            for mut w in shell::words(rest).unwrap_or_default() {
+                w.span = base + w.span.start..base + w.span.end;
+                vars.extend(assignment(text, &w));
             }
         } else if let Some(rest) = trimmed.strip_prefix("ExecStart=") {
             let mut end = start + line.len();
@@ -343,18 +353,7 @@ fn systemd(text: &str) -> (Vec<Var>, Option<Range<usize>>) {
 /// Collect kubelet flags: ExecStart's words (expanding `$VAR`s defined here), then the
 /// `KUBELET_*` variables it does not reference.
 fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) -> Vec<Item> {
-    let var_tokens = |v: &Var| -> Vec<Token> {
-        shell::words(&text[v.value.clone()])
-            .unwrap_or_default()
-            .into_iter()
-            .map(|w| Token {
-                text: w.text,
-                origin: Origin::Text {
-                    span: v.value.start + w.span.start..v.value.start + w.span.end,
-                },
-            })
-            .collect()
-    };
+    let var_tokens = |v: &Var| v.tokens.clone();
     let mut tokens = Vec::new();
     let mut used: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -374,7 +373,7 @@ fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) -> Vec<Item> 
                     // Only the last assignment of a variable counts.
                     if let Some(v) = vars.iter().rev().find(|v| v.name == name) {
                         tokens.extend(var_tokens(v));
-                        if !text[v.value.clone()].trim().is_empty() {
+                        if !v.tokens.is_empty() {
                             names.push(v.name.clone());
                         }
                     }

@@ -3,6 +3,10 @@
 //! The body is parsed once, straight into these lean types; `request.object` stays raw JSON so the
 //! engine sees (and patches) the object exactly as the API server sent it. `oldObject`, `userInfo`
 //! and `options` are skipped without being built.
+//!
+//! Our own types rather than kube-core's: kube-core serialises `response.patch` as raw bytes
+//! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
+//! request, `oldObject` included, where we need a handful of fields.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -241,8 +245,14 @@ pub struct Response {
     pub audit_annotations: BTreeMap<String, String>,
 }
 
-/// Serialise the AdmissionReview answer (same apiVersion, same uid).
-pub fn render(api_version: ApiVersion, uid: &str, r: &Response) -> Vec<u8> {
+/// Serialise the AdmissionReview answer (same apiVersion, same uid). Only strings, bools and
+/// string maps go in, so this should not fail; if it does, the caller says so (never an empty
+/// 200).
+pub fn render(
+    api_version: ApiVersion,
+    uid: &str,
+    r: &Response,
+) -> Result<Vec<u8>, serde_json::Error> {
     let patch = r
         .patch
         .as_ref()
@@ -260,8 +270,10 @@ pub fn render(api_version: ApiVersion, uid: &str, r: &Response) -> Vec<u8> {
             audit_annotations: &r.audit_annotations,
         },
     };
-    // Only strings, bools and maps of strings: serialisation cannot fail.
-    serde_json::to_vec(&out).unwrap_or_default()
+    let mut body = serde_json::to_vec(&out)?;
+    // A trailing newline, so a response printed by curl does not run into the prompt.
+    body.push(b'\n');
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -338,7 +350,8 @@ mod tests {
             warnings: vec!["w".into()],
             ..Default::default()
         };
-        let out: Value = serde_json::from_slice(&render(ApiVersion::V1beta1, "abc", &r)).unwrap();
+        let out: Value =
+            serde_json::from_slice(&render(ApiVersion::V1beta1, "abc", &r).unwrap()).unwrap();
         assert_eq!(out["apiVersion"], V1BETA1);
         assert_eq!(out["kind"], "AdmissionReview");
         assert_eq!(out["response"]["uid"], "abc");

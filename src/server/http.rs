@@ -1,17 +1,17 @@
-//! `POST /validate` and `POST /mutate`: read the body within limits, parse once, decide, answer,
-//! record the metrics and one log line.
+//! `POST /validate` and `POST /mutate`: read the body within limits, parse once, decide (in the
+//! [`DecisionPool`]), answer, record the metrics and one log line.
 
 use super::admission::{self, parse_review};
-use super::decide::{Endpoint, decide, kind_label};
+use super::body::{self, BodyError};
+use super::decide::{Endpoint, Outcome, decide, kind_label};
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
+use super::pool::{self, DecisionPool, PoolError};
 use crate::engine::policy::Policy;
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,
     pub body_timeout: Duration,
+    /// Where decisions run (off the async workers, bounded, with a deadline).
+    pub pool: DecisionPool,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -72,20 +74,54 @@ fn is_json(req: &Request) -> Result<(), String> {
     }
 }
 
-enum BodyError {
-    TooLarge,
-    Timeout,
-    Read(String),
+/// What the log line and metrics say about a request, taken before the decision runs (a
+/// timed-out decision keeps the request).
+struct Summary {
+    uid: String,
+    kind: String,
+    kind_label: &'static str,
+    namespace: String,
+    name: String,
+    operation: String,
+    dry_run: bool,
 }
 
-async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, BodyError> {
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    match collected {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Ok(Err(e)) => Err(BodyError::Read(e.to_string())),
+impl Summary {
+    fn of(r: &admission::AdmissionRequest) -> Summary {
+        Summary {
+            uid: r.uid().to_string(),
+            kind: r.kind().to_string(),
+            kind_label: kind_label(r.kind()),
+            namespace: r.namespace().to_string(),
+            name: r.name().to_string(),
+            operation: r.operation().to_string(),
+            dry_run: r.is_dry_run(),
+        }
     }
+
+    fn object(&self) -> String {
+        match (self.namespace.is_empty(), self.kind.is_empty()) {
+            (_, true) => "the object".to_string(),
+            (true, false) => format!("{} {}", self.kind, self.name),
+            (false, false) => format!("{} {}/{}", self.kind, self.namespace, self.name),
+        }
+    }
+}
+
+/// HTTP/1: tell the client the connection ends with this answer (the body was not read).
+fn closing(mut r: Response, version: Version) -> Response {
+    if version < Version::HTTP_2 {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// The client waits for `100 Continue` before it sends the body: nothing to drain.
+fn expects_continue(req: &Request) -> bool {
+    req.headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
@@ -116,6 +152,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             why,
         );
     }
+    let version = req.version();
     let too_large = || format!("request body exceeds the {}-byte limit", s.body_limit);
     let declared = req
         .headers()
@@ -123,12 +160,22 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > s.body_limit as u64) {
-        return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        // Answered before reading; a client that sends at once is drained so it sees the 413.
+        // An HTTP/1 client that waits for `100 Continue` sends nothing (and reading would send
+        // the 100). HTTP/2 has no 100 here, and the stream is kept until the client has the
+        // answer: reset at once, curl reports an empty reply.
+        if version >= Version::HTTP_2 || !expects_continue(&req) {
+            body::drain(req.into_body());
+        }
+        let r = reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        return closing(r, version);
     }
-    let body = match read_body(req.into_body(), s.body_limit, s.body_timeout).await {
+    let body = match body::read_body(req.into_body(), s.body_limit, s.body_timeout).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+        Err(BodyError::TooLarge(rest)) => {
+            body::drain(rest);
+            let r = reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large());
+            return closing(r, version);
         }
         Err(BodyError::Timeout) => {
             return reject(
@@ -148,29 +195,112 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             );
         }
     };
-    let review = match parse_review(&body) {
-        Ok(r) => r,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    let received = tokio::time::Instant::now();
+    // Parsing is linear in the (limited) body, but megabytes of it still belong off the workers.
+    let review = match tokio::task::spawn_blocking(move || parse_review(&body)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return reject(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        Err(e) => return internal_error(endpoint, s, "parsing the request failed", &e),
     };
-    let request = &review.request;
-    let outcome = decide(endpoint, request, &s.policy);
-    let bytes = admission::render(review.api_version, request.uid(), &outcome.response);
-
-    let kind = kind_label(request.kind());
-    let dry_run = if request.is_dry_run() {
-        "true"
-    } else {
-        "false"
+    let api_version = review.api_version;
+    let who = Summary::of(&review.request);
+    let policy = s.policy.clone();
+    let decided = s
+        .pool
+        .run_from(received, move || {
+            let outcome = decide(endpoint, &review.request, &policy);
+            let bytes = admission::render(api_version, review.request.uid(), &outcome.response);
+            (outcome, bytes)
+        })
+        .await;
+    let (outcome, bytes) = match decided {
+        Ok((outcome, bytes)) => (Some(outcome), bytes),
+        Err(PoolError::Timeout) => {
+            let deadline = s.pool.deadline();
+            s.metrics
+                .decision_timeouts
+                .get_or_create(&EndpointLabels {
+                    endpoint: endpoint.as_str(),
+                })
+                .inc();
+            let response = pool::timeout_response(&s.policy, endpoint, &who.object(), deadline);
+            tracing::warn!(
+                endpoint = endpoint.as_str(),
+                uid = %who.uid,
+                kind = %who.kind,
+                namespace = %who.namespace,
+                name = %who.name,
+                timeout_s = deadline.as_secs_f64(),
+                allowed = response.allowed,
+                "admission decision timed out; answered per failure policy"
+            );
+            (None, admission::render(api_version, &who.uid, &response))
+        }
+        Err(PoolError::Failed(e)) => {
+            return internal_error(endpoint, s, "the decision failed", &e);
+        }
+    };
+    let action = match &outcome {
+        Some(o) => o.decision.as_str(),
+        None => "timeout",
     };
     s.metrics
         .requests
         .get_or_create(&RequestLabels {
             endpoint: endpoint.as_str(),
-            kind,
-            decision: outcome.decision.as_str(),
-            dry_run,
+            kind: who.kind_label,
+            decision: action,
+            dry_run: if who.dry_run { "true" } else { "false" },
         })
         .inc();
+    if let Some(outcome) = &outcome {
+        record_rules(endpoint, s, outcome);
+    }
+    let elapsed = start.elapsed();
+    s.metrics
+        .latency
+        .get_or_create(&EndpointLabels {
+            endpoint: endpoint.as_str(),
+        })
+        .observe(elapsed.as_secs_f64());
+    let failed: Vec<&str> = outcome
+        .iter()
+        .flat_map(|o| o.violations.iter().map(|r| r.as_str()))
+        .collect();
+    tracing::info!(
+        endpoint = endpoint.as_str(),
+        uid = %who.uid,
+        kind = %who.kind,
+        namespace = %who.namespace,
+        name = %who.name,
+        operation = %who.operation,
+        dry_run = who.dry_run,
+        mirror = outcome.as_ref().is_some_and(|o| o.mirror),
+        failed_rules = %failed.join(","),
+        action,
+        skipped = outcome.as_ref().and_then(|o| o.skipped).unwrap_or(""),
+        latency_us = elapsed.as_micros() as u64,
+        "admission decision"
+    );
+    match bytes {
+        Ok(bytes) => {
+            let mut r = (StatusCode::OK, bytes).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => internal_error(
+            endpoint,
+            s,
+            "rendering the AdmissionReview response failed",
+            &e,
+        ),
+    }
+}
+
+fn record_rules(endpoint: Endpoint, s: &AppState, outcome: &Outcome) {
     for (rule, status) in &outcome.results {
         s.metrics
             .rule_results
@@ -192,34 +322,88 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
                 .inc();
         }
     }
-    let elapsed = start.elapsed();
-    s.metrics
-        .latency
-        .get_or_create(&EndpointLabels {
-            endpoint: endpoint.as_str(),
-        })
-        .observe(elapsed.as_secs_f64());
-    let failed: Vec<&str> = outcome.violations.iter().map(|r| r.as_str()).collect();
-    tracing::info!(
-        endpoint = endpoint.as_str(),
-        uid = request.uid(),
-        kind = request.kind(),
-        namespace = request.namespace(),
-        name = request.name(),
-        operation = request.operation(),
-        dry_run = request.is_dry_run(),
-        mirror = outcome.mirror,
-        failed_rules = %failed.join(","),
-        action = outcome.decision.as_str(),
-        skipped = outcome.skipped.unwrap_or(""),
-        latency_us = elapsed.as_micros() as u64,
-        "admission decision"
-    );
+}
 
-    let mut r = (StatusCode::OK, bytes).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+/// A fault of ours, never an empty 200: logged, counted, and a 500 so that the API server
+/// applies the webhook's failure policy.
+fn internal_error(
+    endpoint: Endpoint,
+    s: &AppState,
+    what: &str,
+    error: &dyn std::fmt::Display,
+) -> Response {
+    tracing::error!(endpoint = endpoint.as_str(), error = %error, "{what}");
+    s.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            endpoint: endpoint.as_str(),
+            kind: "none",
+            decision: "internal_error",
+            dry_run: "false",
+        })
+        .inc();
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("internal error: {what}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failure_of_ours_is_logged_counted_and_a_500_not_an_empty_200() {
+        let state = AppState {
+            policy: Arc::new(Policy::from_yaml("mode: enforce\n", "test").unwrap()),
+            metrics: Arc::new(Metrics::new()),
+            body_limit: 1024,
+            body_timeout: Duration::from_secs(1),
+            pool: DecisionPool::new(1, Duration::from_secs(1)),
+        };
+        let log = Captured::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let r = tracing::subscriber::with_default(subscriber, || {
+            internal_error(
+                Endpoint::Validate,
+                &state,
+                "rendering the AdmissionReview response failed",
+                &"key must be a string",
+            )
+        });
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(
+            text.contains("rendering the AdmissionReview response failed"),
+            "{text}"
+        );
+        assert!(text.contains("key must be a string"), "{text}");
+        assert!(
+            state
+                .metrics
+                .encode()
+                .contains("decision=\"internal_error\",dry_run=\"false\"} 1"),
+            "{}",
+            state.metrics.encode()
+        );
+    }
 }

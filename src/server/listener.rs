@@ -1,26 +1,33 @@
 //! The TLS accept loop: every handshake and connection runs in its own task (a slow or hostile
-//! client never holds up the others); on stop, no new connections are accepted and the open
-//! ones finish their in-flight requests.
+//! client never holds up the others), at most `max_connections` at once. On stop, no new
+//! connections are accepted, connections with no request in progress close at once, and the
+//! others finish their in-flight requests within the drain timeout.
 
+use super::accept::Acceptor;
+use super::conn::{self, ConnContext};
 use super::metrics::Metrics;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnSettings {
     pub handshake_timeout: Duration,
-    /// HTTP/1: time allowed for a request's headers; also closes idle keep-alive connections.
+    /// HTTP/1: time allowed for a request's headers once they have started.
     pub header_timeout: Duration,
+    /// A connection with no request in progress for this long is closed (from the end of the
+    /// TLS handshake on, and between keep-alive requests).
+    pub idle_timeout: Duration,
     /// How long to wait for in-flight requests once stopping.
     pub drain_timeout: Duration,
+    pub max_connections: usize,
 }
 
 fn http_builder(s: &ConnSettings) -> auto::Builder<TokioExecutor> {
@@ -46,63 +53,46 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     stop: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = http_builder(&settings);
+    let (stop_conns, stop_rx) = watch::channel(false);
+    let cx = ConnContext {
+        acceptor,
+        app,
+        builder: http_builder(&settings),
+        handshake_timeout: settings.handshake_timeout,
+        idle_timeout: settings.idle_timeout,
+        metrics: metrics.clone(),
+        stop: stop_rx,
+    };
+    let mut accept = Acceptor::new(listener, settings.max_connections, metrics);
+    let mut conns = JoinSet::new();
     tokio::pin!(stop);
     loop {
-        let (tcp, peer) = tokio::select! {
+        tokio::select! {
             _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(settings.handshake_timeout, acceptor.accept(tcp))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    metrics.tls_handshake_failures.inc();
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    metrics.tls_handshake_failures.inc();
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            (tcp, peer, slot) = accept.next() => {
+                let _ = tcp.set_nodelay(true);
+                conns.spawn(conn::serve(tcp, peer, cx.clone(), slot));
             }
-        });
+            // Reap finished connections so the set stays as large as what is open.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
     }
-    drop(listener);
-    let open = graceful.count();
+    drop(accept);
+    let _ = stop_conns.send(true);
     tracing::info!(
-        connections = open,
-        "stopped accepting; draining open connections"
+        connections = conns.len(),
+        "stopped accepting; closing idle connections and finishing in-flight requests"
     );
-    if tokio::time::timeout(settings.drain_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = tokio::time::timeout(settings.drain_timeout, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!(
             timeout_s = settings.drain_timeout.as_secs_f64(),
+            remaining = conns.len(),
             "drain timed out; closing the remaining connections"
         );
+        conns.shutdown().await;
     }
 }

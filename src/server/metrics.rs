@@ -36,6 +36,11 @@ pub struct MirrorLabels {
     pub rule: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    pub reason: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs .. ~3.3 s: decisions take well under a millisecond; the API server times out at 10 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -52,6 +57,11 @@ pub struct Metrics {
     pub cert_reloads: Counter,
     pub cert_reload_failures: Counter,
     pub tls_handshake_failures: Counter,
+    pub decision_timeouts: Family<EndpointLabels, Counter>,
+    pub connections_open: Gauge,
+    pub connections_closed: Family<CloseLabels, Counter>,
+    pub connection_limit_reached: Counter,
+    pub accept_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -113,8 +123,43 @@ impl Metrics {
             "TLS handshakes that failed or timed out (e.g. a client without an accepted certificate)",
             tls_handshake_failures.clone(),
         );
+        let decision_timeouts = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "decision_timeouts",
+            "Admission decisions not finished within --decision-timeout (answered per failure policy)",
+            decision_timeouts.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Open webhook connections, including those still in the TLS handshake",
+            connections_open.clone(),
+        );
+        let connections_closed = Family::<CloseLabels, Counter>::default();
+        registry.register(
+            "connections_closed_by_server",
+            "Connections the server closed with no request in progress (reason: idle, shutdown)",
+            connections_closed.clone(),
+        );
+        let connection_limit_reached = Counter::default();
+        registry.register(
+            "connection_limit_reached",
+            "Times new connections had to wait because --max-connections were open",
+            connection_limit_reached.clone(),
+        );
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Failed accepts on the webhook port (e.g. out of file descriptors)",
+            accept_errors.clone(),
+        );
         Metrics {
             registry,
+            decision_timeouts,
+            connections_open,
+            connections_closed,
+            connection_limit_reached,
+            accept_errors,
             requests,
             rule_results,
             latency,

@@ -4,13 +4,17 @@
 //! [`start`] binds both ports, loads the certificate and returns at once; the caller decides
 //! when to stop (the `serve` command on SIGTERM/SIGINT, tests whenever they like).
 
+mod accept;
 pub mod admission;
+pub mod body;
+pub mod conn;
 pub mod decide;
 pub mod http;
 mod listener;
 mod messages;
 pub mod metrics;
 pub mod ops;
+pub mod pool;
 pub mod reload;
 pub mod shutdown;
 pub mod tls;
@@ -29,6 +33,13 @@ use tokio::task::JoinHandle;
 /// 8 MiB: the API server sends objects up to 3 MiB, and an UPDATE carries two.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
+/// The API server keeps webhook connections alive between requests; 30 s, as hyper's header
+/// timeout already bounds HTTP/1 keep-alive, and Go's client opens a new connection when it
+/// finds an idle one closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Far above what API servers open, far below common file-descriptor limits.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
 /// Everything `serve` can tune. [`ServerOptions::new`] gives the production defaults.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -43,6 +54,17 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// A connection with no request in progress for this long is closed, from the end of the
+    /// TLS handshake on and between keep-alive requests.
+    pub idle_timeout: Duration,
+    /// Open connections at most (those in the TLS handshake included); more wait to be accepted.
+    pub max_connections: usize,
+    /// An admission decision not made within this (counted from the complete request body;
+    /// parsing and waiting for a free core included) is answered per failure policy; see
+    /// [`pool`].
+    pub decision_timeout: Duration,
+    /// Decisions running at once; 0: one per available core.
+    pub decision_concurrency: usize,
     /// After SIGTERM: report not-ready this long before closing the listener (lets endpoints
     /// controllers take the pod out of the Service first).
     pub shutdown_delay: Duration,
@@ -63,6 +85,10 @@ impl ServerOptions {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            decision_timeout: pool::DEFAULT_DECISION_TIMEOUT,
+            decision_concurrency: 0,
             shutdown_delay: Duration::ZERO,
             drain_timeout: Duration::from_secs(25),
         }
@@ -173,6 +199,7 @@ pub async fn start(policy: Arc<Policy>, opts: ServerOptions) -> Result<RunningSe
         metrics: metrics.clone(),
         body_limit: opts.body_limit,
         body_timeout: opts.body_timeout,
+        pool: pool::DecisionPool::new(opts.decision_concurrency, opts.decision_timeout),
     }));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -195,7 +222,9 @@ pub async fn start(policy: Arc<Policy>, opts: ServerOptions) -> Result<RunningSe
     let settings = listener::ConnSettings {
         handshake_timeout: opts.handshake_timeout,
         header_timeout: opts.header_timeout,
+        idle_timeout: opts.idle_timeout,
         drain_timeout: opts.drain_timeout,
+        max_connections: opts.max_connections,
     };
     let task = tokio::spawn({
         let health = health.clone();

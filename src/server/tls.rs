@@ -9,6 +9,9 @@ use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+/// Certificates, chains and keys are a few KiB; 1 MiB leaves room for long bundles.
+pub const MAX_PEM_FILE: u64 = 1024 * 1024;
+
 /// The one crypto provider of the process.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -20,6 +23,61 @@ pub struct LoadedCert {
     pub key: Arc<CertifiedKey>,
     /// `notAfter` of the leaf, Unix seconds.
     pub not_after: Option<i64>,
+    /// `notBefore` of the leaf, Unix seconds.
+    pub not_before: Option<i64>,
+}
+
+/// Why a certificate that parses is not served now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Expired { not_after: i64 },
+    NotYetValid { not_before: i64 },
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .and_then(|d| {
+                    d.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| t.to_string())
+        };
+        match self {
+            Validity::Expired { not_after } => {
+                write!(f, "certificate expired at {}", at(*not_after))
+            }
+            Validity::NotYetValid { not_before } => {
+                write!(f, "certificate is not valid before {}", at(*not_before))
+            }
+        }
+    }
+}
+
+impl LoadedCert {
+    /// Whether the leaf is valid at `now` (Unix seconds). A pair outside its validity is never
+    /// put in service: clients would refuse it anyway.
+    pub fn valid_at(&self, now: i64) -> Result<(), Validity> {
+        if let Some(not_before) = self.not_before.filter(|t| now < *t) {
+            return Err(Validity::NotYetValid { not_before });
+        }
+        if let Some(not_after) = self.not_after.filter(|t| now > *t) {
+            return Err(Validity::Expired { not_after });
+        }
+        Ok(())
+    }
+}
+
+/// The current time as Unix seconds.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn not_before_unix(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_before.timestamp())
 }
 
 /// Parse a PEM certificate chain and a PEM private key (PKCS#8, SEC1 or PKCS#1) and check that
@@ -36,6 +94,7 @@ pub fn load_pem(
         return Err("certificate: no PEM CERTIFICATE block".into());
     };
     let not_after = crate::install::certs::not_after_unix(leaf);
+    let not_before = not_before_unix(leaf);
     if not_after.is_none() {
         return Err("certificate: not a valid X.509 certificate".into());
     }
@@ -49,6 +108,7 @@ pub fn load_pem(
         .keys_match()
         .map_err(|e| format!("key does not match the certificate: {e}"))?;
     Ok(LoadedCert {
+        not_before,
         key: Arc::new(certified),
         not_after,
     })
@@ -103,9 +163,9 @@ fn client_verifier(
     provider: Arc<CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
     let shown = path.display().to_string();
-    let pem = std::fs::read(path).map_err(|error| TlsError::Read {
+    let pem = crate::fsio::read_regular(path, MAX_PEM_FILE).map_err(|e| TlsError::Invalid {
         path: shown.clone(),
-        error,
+        message: e.reason,
     })?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {

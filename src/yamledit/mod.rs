@@ -5,6 +5,10 @@
 //! key order elsewhere stay byte-identical. Nothing is re-serialised. Every operation is
 //! checked: the edited text must parse to exactly what `json_patch` makes of the parsed
 //! original, or the edit is refused.
+//!
+//! Our own because no maintained YAML crate edits text in place: they re-serialise, which drops
+//! comments and reorders keys in files operators keep by hand; verifying by re-parsing is what
+//! makes a hand-made editor safe.
 
 mod doc;
 mod insert;
@@ -19,7 +23,6 @@ mod tests;
 
 use doc::Doc;
 use json_patch::PatchOperation;
-use serde::Deserialize;
 use serde_json::Value;
 use std::ops::Range;
 
@@ -80,9 +83,7 @@ fn parse_docs(text: &str, json: bool) -> Result<Vec<Value>, String> {
             .map(|v| vec![v])
             .map_err(|e| e.to_string());
     }
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|de| Value::deserialize(de).map_err(|e| e.to_string()))
-        .collect()
+    crate::yaml::documents(text)?.into_iter().collect()
 }
 
 fn verify(text: &str, json: bool, want: &[Value]) -> Result<(), String> {

@@ -1,5 +1,6 @@
 use super::render::{double, single, single_ok};
 use super::*;
+use serde::Deserialize;
 use serde_json::{Map, json};
 
 fn ops(v: Value) -> Vec<PatchOperation> {

@@ -22,11 +22,10 @@
 pub mod pki;
 #[path = "apiserver_proc.rs"]
 mod proc;
-// The one copy of tests/support/skip.rs, from common/mod.rs (clippy: duplicate_mod).
-pub use super::skip;
 #[path = "apiserver_webhook.rs"]
 pub mod webhook;
 
+use super::skip;
 use base64::Engine as _;
 use serde_json::Value;
 use std::collections::HashMap;

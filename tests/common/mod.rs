@@ -5,6 +5,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod apiserver;
+pub mod approver;
+pub mod csr_fixtures;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -456,3 +458,7 @@ pub fn assert_no_problems(what: &str, problems: &[String]) {
 pub mod nodefs;
 #[path = "../support/skip.rs"]
 pub mod skip;
+
+pub mod fake_apiserver;
+pub mod fake_kubelet;
+pub mod scan_support;

@@ -24,6 +24,7 @@ use tokio_rustls::client::TlsStream;
 // The rule ids, spelled once for every black-box test.
 #[path = "../common/mod.rs"]
 mod common;
+#[allow(unused_imports)]
 pub use common::skip;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use common::{CA, CLIENT, CM, KBOOT, KROT};

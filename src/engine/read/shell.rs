@@ -117,8 +117,29 @@ fn redirect(bytes: &[u8], mut i: usize, out: &mut Vec<Piece>) -> usize {
 
 /// Read one word starting at `start`: quotes are removed, backslashes escape.
 fn word(line: &str, start: usize) -> Result<(String, usize), ShellError> {
-    let bytes = line.as_bytes();
     let mut text = String::new();
+    let end = scan_word(line, start, &mut |_, ch| text.push(ch))?;
+    Ok((text, end))
+}
+
+/// For each byte of the unquoted text of the word `raw` (one word as written), its byte offset
+/// in `raw`: the way back from what a word means to where it stands, for in-place edits.
+pub fn word_offsets(raw: &str) -> Result<Vec<usize>, ShellError> {
+    let mut offsets = Vec::new();
+    scan_word(raw, 0, &mut |at, ch| {
+        offsets.extend((0..ch.len_utf8()).map(|k| at + k));
+    })?;
+    Ok(offsets)
+}
+
+/// The one word scanner: calls `emit(raw offset, char)` for every character of the unquoted
+/// text and returns where the word ends.
+fn scan_word(
+    line: &str,
+    start: usize,
+    emit: &mut dyn FnMut(usize, char),
+) -> Result<usize, ShellError> {
+    let bytes = line.as_bytes();
     let mut i = start;
     while i < bytes.len() {
         match bytes[i] {
@@ -127,7 +148,9 @@ fn word(line: &str, start: usize) -> Result<(String, usize), ShellError> {
                 let close = line[i + 1..]
                     .find('\'')
                     .ok_or(ShellError::Unterminated("single"))?;
-                text.push_str(&line[i + 1..i + 1 + close]);
+                for (k, ch) in line[i + 1..i + 1 + close].char_indices() {
+                    emit(i + 1 + k, ch);
+                }
                 i += close + 2;
             }
             b'"' => {
@@ -142,13 +165,13 @@ fn word(line: &str, start: usize) -> Result<(String, usize), ShellError> {
                         Some(b'\\')
                             if matches!(bytes.get(i + 1), Some(b'"' | b'\\' | b'$' | b'`')) =>
                         {
-                            text.push(bytes[i + 1] as char);
+                            emit(i + 1, bytes[i + 1] as char);
                             i += 2;
                         }
                         Some(b'\\') if bytes.get(i + 1) == Some(&b'\n') => i += 2,
                         Some(_) => {
                             let ch = next_char(line, i);
-                            text.push(ch);
+                            emit(i, ch);
                             i += ch.len_utf8();
                         }
                     }
@@ -157,19 +180,19 @@ fn word(line: &str, start: usize) -> Result<(String, usize), ShellError> {
             b'\\' => match line[i + 1..].chars().next() {
                 Some('\n') => i += 2,
                 Some(ch) => {
-                    text.push(ch);
+                    emit(i + 1, ch);
                     i += 1 + ch.len_utf8();
                 }
                 None => i += 1,
             },
             _ => {
                 let ch = next_char(line, i);
-                text.push(ch);
+                emit(i, ch);
                 i += ch.len_utf8();
             }
         }
     }
-    Ok((text, i))
+    Ok(i)
 }
 
 fn next_char(s: &str, i: usize) -> char {

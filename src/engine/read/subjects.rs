@@ -191,7 +191,7 @@ fn kubelet_subject(
 
 /// Parse an embedded YAML document (a ConfigMap value).
 pub fn parse_embedded(text: &str) -> Result<Value, String> {
-    let v: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    let v: Value = crate::yaml::one(text)?;
     if v.is_object() {
         Ok(v)
     } else {

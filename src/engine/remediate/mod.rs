@@ -139,6 +139,8 @@ pub(super) fn wanted_flags(rule: RuleId, policy: &Policy) -> Vec<(&'static str, 
             vec![(GATES_FLAG, format!("{GATE}=true"))]
         }
         RuleId::KubeletServerTlsBootstrap => vec![(ROTATE_FLAG, "true".into())],
+        // No flag makes a kubelet serve a verifiable certificate: CSR approval does.
+        RuleId::KubeletServingCertVerified => Vec::new(),
     }
 }
 

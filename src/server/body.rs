@@ -1,0 +1,69 @@
+//! Request bodies: read within a size limit and a time limit, and when a body is refused, keep
+//! reading (and discarding) it for a moment so the client sees the answer.
+//!
+//! A server that answers 413 and closes while the client is still sending makes the client's
+//! kernel receive a TCP reset, which throws away the unread 413: curl and Python report a broken
+//! connection instead. So the refused rest of the body is drained, up to a few seconds and
+//! megabytes, while the answer (with `Connection: close`) goes out; the client reads it, stops
+//! sending and closes, and then so do we.
+
+use axum::body::{Body, Bytes};
+use http_body_util::BodyExt;
+use std::time::Duration;
+
+/// How long a refused body is drained at most.
+pub const LINGER_TIME: Duration = Duration::from_secs(5);
+/// How much of a refused body is drained at most.
+pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
+
+pub enum BodyError {
+    /// Over the limit; the unread rest, to drain.
+    TooLarge(Body),
+    Timeout,
+    Read(String),
+}
+
+/// Collect `body` if it fits in `limit` bytes and arrives within `timeout`.
+pub async fn read_body(
+    mut body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let collect = async {
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            if buf.len().saturating_add(data.len()) > limit {
+                return Err(BodyError::TooLarge(std::mem::take(&mut body)));
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(r) => r,
+        Err(_) => Err(BodyError::Timeout),
+    }
+}
+
+/// Read and discard what the client still sends of a refused body, in the background, for at
+/// most [`LINGER_TIME`] and [`LINGER_BYTES`]; then let the connection close.
+pub fn drain(mut body: Body) {
+    tokio::spawn(async move {
+        let mut seen: u64 = 0;
+        let discard = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    seen = seen.saturating_add(data.len() as u64);
+                    if seen > LINGER_BYTES {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, discard).await;
+    });
+}
