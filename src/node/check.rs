@@ -5,7 +5,9 @@ use crate::engine::policy::Policy;
 use crate::engine::rules::{RuleId, Status};
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Target};
+pub use crate::node::inputs::object_name;
 use crate::node::inputs::{self, Item, Parsed};
+use crate::node::k3s;
 use crate::report::Record;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ pub enum Input {
         reason: String,
     },
     /// A k3s/RKE2 `config.yaml` with its `config.yaml.d/` drop-ins, judged merged.
-    K3sGroup(crate::node::k3s::Group),
+    K3sGroup(k3s::Group),
 }
 
 /// File names worth reading inside a directory (node config lives in these).
@@ -76,7 +78,7 @@ fn walk(p: &Path) -> impl Iterator<Item = Input> + '_ {
 /// k3s/RKE2 files that merge with drop-ins become one input (once, however many were named).
 fn group_k3s(input: Input, seen: &mut Vec<PathBuf>) -> Option<Input> {
     match input {
-        Input::File(p) => match crate::node::k3s::group_of(&p).filter(crate::node::k3s::is_k3s) {
+        Input::File(p) => match k3s::group_of(&p).filter(k3s::is_k3s) {
             Some(g) if seen.contains(&g.main) => None,
             Some(g) => {
                 seen.push(g.main.clone());
@@ -108,7 +110,13 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error("-", "-", format!("-: {e}"))],
             }
         }
-        Input::K3sGroup(g) => crate::node::k3s::audit_group(g, policy),
+        Input::K3sGroup(g) => {
+            let source = k3s::source_name(g);
+            match k3s::parsed_group(g) {
+                Ok(parsed) => audit_parsed(&source, &parsed, policy),
+                Err(e) => vec![Record::error(&source, "-", e)],
+            }
+        }
         Input::File(path) => {
             let s = path.display().to_string();
             match inputs::read(path) {
@@ -116,21 +124,6 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error(&s, "-", format!("{s}: {e}"))],
             }
         }
-    }
-}
-
-/// The name people use for an object: `namespace/name`, or its kind when it has no name.
-pub fn object_name(v: &Value) -> String {
-    let name = v.pointer("/metadata/name").and_then(Value::as_str);
-    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
-    match (ns, name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (None, Some(n)) => n.to_string(),
-        _ => v
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_string(),
     }
 }
 
