@@ -58,7 +58,8 @@ pub struct AdmissionRequest {
     pub namespace: Option<String>,
     #[serde(default)]
     pub operation: Option<String>,
-    #[serde(default)]
+    // Built only when relevant (lean.rs); otherwise a stub with the object's identity.
+    #[serde(default, deserialize_with = "super::lean::object")]
     pub object: Option<Value>,
     #[serde(default)]
     pub dry_run: Option<bool>,
