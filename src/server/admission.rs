@@ -58,8 +58,7 @@ pub struct AdmissionRequest {
     pub namespace: Option<String>,
     #[serde(default)]
     pub operation: Option<String>,
-    // Built only when relevant (lean.rs); otherwise a stub with the object's identity.
-    #[serde(default, deserialize_with = "super::lean::object")]
+    #[serde(default)]
     pub object: Option<Value>,
     #[serde(default)]
     pub dry_run: Option<bool>,

@@ -110,20 +110,6 @@ fn in_kube_system(obj: &Value) -> bool {
     str_at(obj, "/metadata/namespace").is_none_or(|ns| ns == "kube-system")
 }
 
-/// Could `extract` find anything in an object of this kind, `metadata.name` and
-/// `metadata.namespace`? Decided from identity alone, so the server can turn a request away
-/// before building its object; never false for an object `extract` calls relevant.
-pub fn may_be_relevant(kind: &str, name: Option<&str>, namespace: Option<&str>) -> bool {
-    match kind {
-        "KubeletConfiguration" | "ClusterConfiguration" => true,
-        "ConfigMap" => {
-            namespace.is_none_or(|ns| ns == "kube-system")
-                && name.is_some_and(|n| is_kubelet_config_map_name(n) || n == "kubeadm-config")
-        }
-        k => pod_spec_pointer(k).is_some(),
-    }
-}
-
 /// Classify `obj` and extract its subjects.
 pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
     let kind = str_at(obj, "/kind").unwrap_or("");
