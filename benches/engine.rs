@@ -151,8 +151,10 @@ fn answer(endpoint: Endpoint, body: &[u8], policy: &Policy) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut policy = Policy::default();
-    policy.mode = Mode::Enforce;
+    let policy = Policy {
+        mode: Mode::Enforce,
+        ..Policy::default()
+    };
     let mut group = c.benchmark_group("engine");
     for (name, endpoint, body) in cases() {
         assert!(answer(endpoint, &body, &policy) > 0, "{name}: no answer");
