@@ -53,6 +53,9 @@ pub fn evaluate(subject: &Subject, policy: &Policy) -> Vec<Finding> {
             None => kubelet(Some(cfg), None, loc, policy),
         },
         Settings::Kubeadm(k) => kubeadm(k, loc, policy, subject.component),
+        Settings::Declared(d) => {
+            crate::engine::declared::evaluate(d, subject.component, loc, policy)
+        }
     }
 }
 
@@ -156,14 +159,14 @@ fn describe_missing(flags: &Flags, flag: &str) -> String {
 }
 
 /// How a feature gate stands after all sources are folded.
-enum GateState {
+pub(crate) enum GateState {
     True,
     False,
     Invalid(String),
     Absent,
 }
 
-fn gate_state(gates: &Gates) -> GateState {
+pub(crate) fn gate_state(gates: &Gates) -> GateState {
     match gates.get(GATE).map(|g| &g.value) {
         Some(Ok(true)) => GateState::True,
         Some(Ok(false)) => GateState::False,
@@ -249,6 +252,8 @@ pub fn kubelet(
         format!("--feature-gates={GATE}=true")
     };
     let undecided = config.is_none() && matches!(state, GateState::Absent);
+    let gate_off = matches!(state, GateState::False);
+    let gate_fix = fix.clone();
     let (status, message) = match state {
         _ if undecided => (
             Status::Skip,
@@ -288,6 +293,10 @@ pub fn kubelet(
     let rule = RuleId::KubeletServerTlsBootstrap;
     let flag = flags.and_then(|f| f.bool_value(ROTATE_FLAG));
     let from_config = config.map(|c| c.get(CONFIG_BOOTSTRAP));
+    let bootstrap_on = matches!(
+        (&flag, &from_config),
+        (Some(Ok(true)), _) | (None, Some(Some(Value::Bool(true))))
+    );
     let (status, message, fix) = match (flag, from_config) {
         (Some(Ok(true)), _) => (
             Status::Pass,
@@ -336,5 +345,8 @@ pub fn kubelet(
         ),
     };
     out.push(finding(rule, loc, status, message, fix));
+    if bootstrap_on && gate_off {
+        crate::engine::declared::mark_invalid(&mut out, &gate_fix);
+    }
     out
 }

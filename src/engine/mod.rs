@@ -16,6 +16,7 @@ pub use read::subjects::Target;
 pub use remediate::Remediation;
 
 pub mod checks;
+pub mod declared;
 pub mod policy;
 pub mod read;
 pub mod remediate;

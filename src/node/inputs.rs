@@ -101,8 +101,15 @@ pub fn detect(text: &str) -> Format {
     if text.trim_start().starts_with('{') {
         return Format::Json;
     }
-    if meaningful().any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
-        || meaningful().any(|l| {
+    // Unit files are not indented: an indented `ExecStart=` is a unit inside a YAML string.
+    let unindented = || {
+        text.lines()
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+    };
+    if unindented().any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
+        || unindented().any(|l| {
             l.starts_with("ExecStart=")
                 || l.starts_with("Environment=")
                 || l.starts_with("EnvironmentFile=")

@@ -4,4 +4,5 @@
 pub mod component;
 pub mod flags;
 pub mod shell;
+pub mod sources;
 pub mod subjects;

@@ -30,6 +30,8 @@ pub enum Settings {
     },
     /// kubeadm ClusterConfiguration extraArgs of one component, as flags.
     Kubeadm(KubeadmArgs),
+    /// A component as Cluster API, k3s/RKE2, Talos, Kamaji or kind declares it.
+    Declared(Box<crate::engine::read::sources::Declared>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,8 @@ pub enum Target {
     KubeletConfig,
     /// kubeadm's ClusterConfiguration, alone or in the kubeadm-config ConfigMap.
     KubeadmConfig,
+    /// Where an operator declares the control plane (DESIGN.md section 11): `source` names it.
+    Declared { source: String },
 }
 
 const WORKLOADS: &[&str] = &[
@@ -127,6 +131,9 @@ pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
             }
         };
         return (target, subjects);
+    }
+    if let Some(found) = crate::engine::read::sources::extract(obj) {
+        return found;
     }
     match kind {
         "KubeletConfiguration" => (
