@@ -144,6 +144,9 @@ fn enforce_denies_the_deployment_and_kubeadm_configmaps_with_our_message() {
         ),
     ];
     for (what, object, needles, get) in cases {
+        // Tests share one API server: a kube-system ConfigMap another test stored (the mutate
+        // test patches kubeadm-config) would make this CREATE an UPDATE and still be there.
+        let _ = s.kubectl(&[&["delete"], get.as_slice(), &["--ignore-not-found"]].concat());
         let err = match s.kubectl_stdin(&["apply", "-f", "-"], &object) {
             Ok(out) => panic!(
                 "{what} admitted in enforce: {out}\nserve log:\n{}",
