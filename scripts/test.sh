@@ -32,9 +32,16 @@ if command -v go >/dev/null 2>&1; then
 else
   echo "note: go is not installed: kube-apiserver and etcd cannot be built, so the tests against a real API server will say they skipped" >&2
 fi
-# Keep cargo's own output, then close with one line that totals every test binary.
+# Keep cargo's own output (every binary, even after a failure), then close with one line that
+# totals every test binary, skips included, and names each skip (scripts/test-summary.sh).
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --locked 2>&1 | tee "$log"
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1); if ($(i) ~ /^ignored/) s += $(i-1) } }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+KTG_SKIP_LOG=$(mktemp)
+export KTG_SKIP_LOG
+trap 'rm -f "$log" "$KTG_SKIP_LOG"' EXIT
+status=0
+cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# A 30 s smoke run per fuzz target (scripts/fuzz-smoke.sh says whether it ran, and why not).
+./scripts/fuzz-smoke.sh || { fuzz=$?; [ "$status" != 0 ] || status=$fuzz; }
+final=0
+./scripts/test-summary.sh "$status" "$log" "$KTG_SKIP_LOG" || final=$?
+exit "$final"

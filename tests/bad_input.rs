@@ -70,18 +70,6 @@ spec:
   - name: kube-apiserver
     command: [\"kube-apiserver\", \"--kubelet-client-certificate=/etc/kub";
 
-fn is_root() -> bool {
-    // Without libc: the effective uid is in /proc/self/status ("Uid: real effective ...").
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
@@ -308,31 +296,40 @@ fn bad_stdin() {
     assert_no_problems("bad stdin", &p);
 }
 
-/// An unreadable file inside a directory: the directory's other files are still reported.
+/// Entries of a directory that nobody can read, root included (CI runs as root, which reads a
+/// chmod 000 file anyway): a symlink to itself (ELOOP) and a FIFO (never opened for a blocking
+/// read). The directory's other files are still reported.
 #[test]
 fn unreadable_file_in_directory() {
-    if is_root() {
-        eprintln!(
-            "SKIP: running as root, which reads a chmod 000 file anyway; \
-             the dangling-symlink test covers an unreadable entry instead"
+    let mut problems = Vec::new();
+    for (label, make) in [
+        ("symlink loop", make_symlink_loop as fn(&Path)),
+        ("fifo", make_fifo),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("manifests");
+        write(&dir, "good.yaml", GOOD.as_bytes());
+        make(&dir.join("kube-controller-manager.yaml"));
+        let run = check_paths(None, &[&dir]);
+        problems.extend(
+            bad_run_problems(label, &run, "kube-controller-manager.yaml", "good.yaml")
+                .into_iter()
+                .map(|p| format!("{label}: {p}")),
         );
-        return;
     }
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("manifests");
-    write(&dir, "good.yaml", GOOD.as_bytes());
-    let bad = write(&dir, "kube-controller-manager.yaml", GOOD.as_bytes());
-    fs::set_permissions(&bad, fs::Permissions::from_mode(0o000)).expect("chmod 000");
-    let run = check_paths(None, &[&dir]);
-    let problems = bad_run_problems(
-        "chmod 000",
-        &run,
-        "kube-controller-manager.yaml",
-        "good.yaml",
-    );
-    fs::set_permissions(&bad, fs::Permissions::from_mode(0o600)).expect("chmod back");
     assert_no_problems("unreadable file", &problems);
+}
+
+fn make_symlink_loop(path: &Path) {
+    std::os::unix::fs::symlink(path, path).expect("symlink to itself");
+}
+
+fn make_fifo(path: &Path) {
+    let out = std::process::Command::new("mkfifo")
+        .arg(path)
+        .output()
+        .expect("run mkfifo (coreutils)");
+    assert!(out.status.success(), "mkfifo: {out:?}");
 }
 
 /// A manifest symlink whose target is gone cannot be read, whoever runs the check.
@@ -423,32 +420,38 @@ fn fix_in_place_with_one_bad_file_among_good() {
     assert_no_problems("fix mixed", &p);
 }
 
+/// A write that fails even for root (CI runs as root, which writes into a 0555 directory
+/// anyway): a directory sits where the backup must go, so the backup cannot be renamed into
+/// place. Both plausible backup names are occupied, the visible and the hidden one.
 #[test]
-fn fix_in_place_in_read_only_directory_leaves_file_untouched() {
-    if is_root() {
-        eprintln!("SKIP: running as root, which writes into a read-only (0555) directory anyway");
-        return;
-    }
-    use std::os::unix::fs::PermissionsExt;
+fn fix_in_place_when_the_backup_cannot_be_written_leaves_file_untouched() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("manifests");
     let file = write(&dir, "kube-apiserver.yaml", FIXABLE.as_bytes());
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).expect("chmod dir");
-    let run = fix(&["--in-place"], &[&file]);
-    let after = fs::read(&file).expect("read");
-    let entries = listing(&dir);
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    for name in ["kube-apiserver.yaml.bak", ".kube-apiserver.yaml.bak"] {
+        fs::create_dir(dir.join(name)).expect("mkdir in the backup's place");
+    }
+    let before = listing(&dir);
+    let run = fix(&["--in-place", "--backup-suffix", ".bak"], &[&file]);
     let mut p = Vec::new();
     if run.code == 0 {
-        p.push("exit 0 although the directory is read-only".to_string());
+        p.push("exit 0 although the backup could not be written".to_string());
     }
-    if after != FIXABLE.as_bytes() {
-        p.push("file modified".into());
+    if run.stderr.contains("panicked at") {
+        p.push(format!("panicked: {}", run.stderr));
     }
-    if entries != vec!["kube-apiserver.yaml".to_string()] {
-        p.push(format!("stray files: {entries:?}"));
+    if fs::read(&file).expect("read") != FIXABLE.as_bytes() {
+        p.push("file modified without its backup".into());
     }
-    assert_no_problems("fix read-only dir", &p);
+    if listing(&dir) != before {
+        p.push(format!("stray files: {:?}", listing(&dir)));
+    }
+    for name in ["kube-apiserver.yaml.bak", ".kube-apiserver.yaml.bak"] {
+        if !listing(&dir.join(name)).is_empty() {
+            p.push(format!("files written inside {name}/"));
+        }
+    }
+    assert_no_problems("fix with the backup blocked", &p);
 }
 
 #[test]

@@ -557,10 +557,12 @@ fn fixture_rows_cover_rules_and_files() {
     for entry in walkdir::WalkDir::new(&dir) {
         let entry = entry.expect("walk fixtures");
         let rel = entry.path().strip_prefix(&dir).expect("under fixtures");
-        // admission/ belongs to the admission server's tests, openreports/ (CRDs) to scan's.
-        // sources/ (Cluster API, k3s, Talos, Kamaji, kind) to tests/sources.rs.
+        // admission/ belongs to the admission server's tests, openreports/ (CRDs) to scan's,
+        // sarif/ (the report schema) to the report's, sources/ (Cluster API, k3s, Talos,
+        // Kamaji, kind) to tests/sources.rs.
         if rel.starts_with("admission")
             || rel.starts_with("openreports")
+            || rel.starts_with("sarif")
             || rel.starts_with("sources")
             || !entry.file_type().is_file()
         {

@@ -3,7 +3,7 @@
 //! body limits (413), content type (415), bad requests (400, one line), the operations port
 //! (/healthz, /readyz, /metrics), draining on shutdown, slow clients, mTLS, `request.dryRun`,
 //! DELETE/CONNECT/sub-resources and v1beta1. Real `curl` and `openssl s_client` are used where a
-//! user would; those parts print "SKIP: ..." only when the binary is absent.
+//! user would; those parts record a skip (`tests/support/skip.rs`) only when the binary is absent.
 
 mod server_common;
 
@@ -21,7 +21,7 @@ fn tool(tool: &str, probe: &str, part: &str) -> Option<String> {
     match Command::new(tool).arg(probe).output() {
         Ok(_) => Some(tool.to_string()),
         Err(_) => {
-            eprintln!("SKIP: {tool} is not installed; {part} not run");
+            skip::skip(&format!("{tool} is not installed; {part} not run"));
             None
         }
     }

@@ -148,7 +148,7 @@ fn have_curl() -> bool {
     if Command::new("curl").arg("--version").output().is_ok() {
         true
     } else {
-        eprintln!("SKIP: curl is not installed; the printed curl command is not run");
+        skip::skip("curl is not installed; the printed curl command is not run");
         false
     }
 }

@@ -1,7 +1,6 @@
 //! `check`: audit files, directories or stdin; exit 0 all pass, 1 findings, 2 bad input.
 
 use crate::engine::policy::{Policy, Profile};
-use crate::node::check;
 use crate::report::{self, Format};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -44,33 +43,38 @@ pub fn run(args: CheckArgs) -> ExitCode {
     // `check /` is a whole node: judged as it runs, like `--root /`.
     let whole_node = args.paths.len() == 1 && args.paths[0] == std::path::Path::new("/");
     let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let records: Vec<report::Record> = if args.node {
-        crate::node::running::check_node(&root, &args.proc_dir, &policy)
+    if args.node {
+        let records = crate::node::running::check_node(&root, &args.proc_dir, &policy);
+        report(args.format, &mut records.into_iter())
     } else if args.root.is_some() || whole_node {
-        crate::node::tree::check_tree(&root, &policy)
+        let records = crate::node::tree::check_tree(&root, &policy);
+        report(args.format, &mut records.into_iter())
     } else {
-        check::expand(&args.paths)
-            .iter()
-            .flat_map(|i| check::audit_input(i, &policy))
-            .collect()
-    };
+        // Records are written as the inputs are judged: memory does not grow with the file count.
+        crate::node::stream::audit_paths(&args.paths, &policy, |records| {
+            report(args.format, records)
+        })
+    }
+}
+
+/// Write the report of `records` to stdout; the exit code follows from what was written.
+fn report(format: Format, records: &mut dyn Iterator<Item = report::Record>) -> ExitCode {
+    // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
+    let records = records.inspect(|r| {
+        if r.status == crate::engine::rules::Status::Error {
+            eprintln!("error: {}", r.message);
+        }
+    });
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if let Err(e) =
-        report::render(args.format, &records, colour, &mut out).and_then(|_| out.flush())
-    {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing the report: {e}");
+    match report::write(format, records, colour, &mut out).and_then(|t| out.flush().map(|_| t)) {
+        Ok(tally) => ExitCode::from(tally.exit_code()),
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("error: writing the report: {e}");
+            }
+            ExitCode::from(2)
         }
-        return ExitCode::from(2);
     }
-    // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
-    for r in records
-        .iter()
-        .filter(|r| r.status == crate::engine::rules::Status::Error)
-    {
-        eprintln!("error: {}", r.message);
-    }
-    ExitCode::from(report::exit_code(&records))
 }

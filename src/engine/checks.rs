@@ -53,9 +53,8 @@ pub fn evaluate(subject: &Subject, policy: &Policy) -> Vec<Finding> {
             None => kubelet(Some(cfg), None, loc, policy),
         },
         Settings::Kubeadm(k) => kubeadm(k, loc, policy, subject.component),
-        Settings::Declared(d) => {
-            crate::engine::declared::evaluate(d, subject.component, loc, policy)
-        }
+        // Declared sources are judged by `declared`, which builds on the functions here.
+        Settings::Declared(_) => Vec::new(),
     }
 }
 
@@ -346,7 +345,26 @@ pub fn kubelet(
     };
     out.push(finding(rule, loc, status, message, fix));
     if bootstrap_on && gate_off {
-        crate::engine::declared::mark_invalid(&mut out, &gate_fix);
+        mark_invalid(&mut out, &gate_fix);
     }
     out
+}
+
+/// The kubelet refuses a configuration that turns serving-certificate rotation on with the gate
+/// explicitly off.
+pub const INVALID_BOOTSTRAP: &str = "invalid kubelet configuration: serverTLSBootstrap (or --rotate-server-certificates) is on while RotateKubeletServerCertificate is false, and the kubelet refuses to start with that";
+
+/// Mark the kubelet findings of a configuration the kubelet refuses (whatever the profile).
+pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
+    for f in out.iter_mut().filter(|f| {
+        matches!(
+            f.rule,
+            RuleId::KubeletRotateServerCert | RuleId::KubeletServerTlsBootstrap
+        )
+    }) {
+        f.status = Status::Fail;
+        // Keep what was found: it says where each of the two settings comes from.
+        f.message = format!("{INVALID_BOOTSTRAP}: set {fix} ({})", f.message);
+        f.remediation = Some(fix.to_string());
+    }
 }

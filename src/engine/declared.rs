@@ -12,23 +12,6 @@ use crate::engine::rules::{
 use serde_json::Value;
 
 /// The message of a kubelet that will not start: serverTLSBootstrap on, the gate explicitly off.
-pub const INVALID_BOOTSTRAP: &str = "invalid kubelet configuration: serverTLSBootstrap (or --rotate-server-certificates) is on while RotateKubeletServerCertificate is false, and the kubelet refuses to start with that";
-
-/// Mark the kubelet findings of a configuration the kubelet refuses (whatever the profile).
-pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
-    for f in out.iter_mut().filter(|f| {
-        matches!(
-            f.rule,
-            RuleId::KubeletRotateServerCert | RuleId::KubeletServerTlsBootstrap
-        )
-    }) {
-        f.status = Status::Fail;
-        // Keep what was found: it says where each of the two settings comes from.
-        f.message = format!("{INVALID_BOOTSTRAP}: set {fix} ({})", f.message);
-        f.remediation = Some(fix.to_string());
-    }
-}
-
 /// How a new flag is written in the source's form, for messages.
 pub fn entry_text(form: Form, flag: &str, value: &str) -> String {
     match form {
@@ -268,7 +251,7 @@ fn kubelet(d: &Declared, loc: &str, policy: &Policy) -> Vec<Finding> {
     };
     out.push(finding(rule, loc, status, message, &boot_fix));
     if on && gate_off {
-        mark_invalid(&mut out, &gate_fix);
+        checks::mark_invalid(&mut out, &gate_fix);
     }
     out
 }

@@ -7,6 +7,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod lines;
+#[cfg(test)]
+mod tests;
+
 /// The embedded default: dry-run, strict, remediate on.
 pub const DEFAULT_POLICY: &str = include_str!("default-policy.yaml");
 
@@ -159,24 +163,36 @@ pub enum PolicyError {
 
 impl Default for Policy {
     fn default() -> Self {
-        // The embedded default is tested to parse; fall back to the built-in values regardless.
-        Policy::from_yaml(DEFAULT_POLICY, "<embedded default>").unwrap_or_else(|_| Policy {
-            profile: Profile::Strict,
-            mode: Mode::DryRun,
-            remediate: true,
-            mirror_pods: MirrorPods::Report,
-            rules: BTreeMap::new(),
-            remediation: Remediation::default(),
-            exemptions: Vec::new(),
-        })
+        Policy::embedded_or(DEFAULT_POLICY)
     }
 }
 
 impl Policy {
+    /// The policy in `text` (the embedded default), or the same values built in, with a warning:
+    /// a default that stopped parsing must not go unnoticed.
+    fn embedded_or(text: &str) -> Policy {
+        Policy::from_yaml(text, "<embedded default>").unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the embedded default policy does not parse; using the built-in values");
+            Policy {
+                profile: Profile::Strict,
+                mode: Mode::DryRun,
+                remediate: true,
+                mirror_pods: MirrorPods::Report,
+                rules: BTreeMap::new(),
+                remediation: Remediation::default(),
+                exemptions: Vec::new(),
+            }
+        })
+    }
+
     pub fn from_yaml(text: &str, source_name: &str) -> Result<Policy, PolicyError> {
         let invalid = |message: String| PolicyError::Invalid {
             source_name: source_name.to_string(),
             message,
+        };
+        // Serde's errors carry the key and line; ours (after parsing) find the line here.
+        let at = |path: &[&str]| {
+            lines::line_of(text, path).map_or_else(String::new, |l| format!(" at line {l}"))
         };
         let raw: RawPolicy =
             crate::yaml::one(if text.trim().is_empty() { "{}" } else { text }).map_err(invalid)?;
@@ -185,8 +201,9 @@ impl Policy {
             let rule = RuleId::parse(&id).ok_or_else(|| {
                 let known: Vec<_> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
                 invalid(format!(
-                    "rules.{id}: unknown rule id (known: {})",
-                    known.join(", ")
+                    "rules.{id}: unknown rule id (known: {}){}",
+                    known.join(", "),
+                    at(&["rules", &id])
                 ))
             })?;
             rules.insert(rule, o);
@@ -194,18 +211,16 @@ impl Policy {
         let r = &raw.remediation;
         for (key, value) in [
             (
-                "remediation.kubeletCertificateAuthority",
+                "kubeletCertificateAuthority",
                 &r.kubelet_certificate_authority,
             ),
-            (
-                "remediation.kubeletClientCertificate",
-                &r.kubelet_client_certificate,
-            ),
-            ("remediation.kubeletClientKey", &r.kubelet_client_key),
+            ("kubeletClientCertificate", &r.kubelet_client_certificate),
+            ("kubeletClientKey", &r.kubelet_client_key),
         ] {
             if !value.starts_with('/') {
                 return Err(invalid(format!(
-                    "{key}: must be an absolute path, got {value:?}"
+                    "remediation.{key}: must be an absolute path, got {value:?}{}",
+                    at(&["remediation", key])
                 )));
             }
         }
@@ -214,7 +229,10 @@ impl Policy {
             let compile = |field: &str, pattern: &str| {
                 Glob::new(pattern)
                     .map(|g| g.compile_matcher())
-                    .map_err(|err| invalid(format!("exemptions[{i}].{field}: {err}")))
+                    .map_err(|err| {
+                        let line = at(&["exemptions", &i.to_string(), field]);
+                        invalid(format!("exemptions[{i}].{field}: {err}{line}"))
+                    })
             };
             exemptions.push(Exemption {
                 namespace_glob: compile("namespace", &e.namespace)?,

@@ -5,7 +5,9 @@ use crate::engine::policy::Policy;
 use crate::engine::rules::{RuleId, Status};
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Target};
+pub use crate::node::inputs::object_name;
 use crate::node::inputs::{self, Item, Parsed};
+use crate::node::k3s;
 use crate::report::Record;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ pub enum Input {
         reason: String,
     },
     /// A k3s/RKE2 `config.yaml` with its `config.yaml.d/` drop-ins, judged merged.
-    K3sGroup(crate::node::k3s::Group),
+    K3sGroup(k3s::Group),
 }
 
 /// File names worth reading inside a directory (node config lives in these).
@@ -31,57 +33,61 @@ fn interesting(path: &Path) -> bool {
 
 /// Expand the command-line paths: files as given, directories recursively, `-` for stdin.
 pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push(Input::Stdin);
-        } else if p.is_dir() {
-            let mut files = Vec::new();
-            for entry in walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
-                })
-            {
-                match entry {
-                    Ok(e) if e.file_type().is_dir() => {}
-                    Ok(e) if interesting(e.path()) => files.push(Input::File(e.into_path())),
-                    Ok(_) => {}
-                    Err(e) => files.push(Input::Unreachable {
-                        path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
-                        reason: e
-                            .io_error()
-                            .map_or_else(|| e.to_string(), |io| io.to_string()),
-                    }),
-                }
+    inputs(paths).collect()
+}
+
+/// [`expand`], lazily: each directory is walked as the inputs are taken, so `check` holds one
+/// directory's sorted listing at a time, not every path.
+pub fn inputs(paths: &[PathBuf]) -> impl Iterator<Item = Input> + '_ {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    paths
+        .iter()
+        .flat_map(|p| -> Box<dyn Iterator<Item = Input>> {
+            if p.as_os_str() == "-" {
+                Box::new(std::iter::once(Input::Stdin))
+            } else if p.is_dir() {
+                Box::new(walk(p))
+            } else {
+                Box::new(std::iter::once(Input::File(p.clone())))
             }
-            out.extend(files);
-        } else {
-            out.push(Input::File(p.clone()));
-        }
-    }
-    group_k3s(out)
+        })
+        .filter_map(move |i| group_k3s(i, &mut seen))
+}
+
+/// The interesting files under a directory, in name order, hidden entries left out.
+fn walk(p: &Path) -> impl Iterator<Item = Input> + '_ {
+    walkdir::WalkDir::new(p)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
+        })
+        .filter_map(move |entry| match entry {
+            Ok(e) if e.file_type().is_dir() => None,
+            Ok(e) if interesting(e.path()) => Some(Input::File(e.into_path())),
+            Ok(_) => None,
+            Err(e) => Some(Input::Unreachable {
+                path: e.path().map_or_else(|| p.to_path_buf(), Path::to_path_buf),
+                reason: e
+                    .io_error()
+                    .map_or_else(|| e.to_string(), |io| io.to_string()),
+            }),
+        })
 }
 
 /// k3s/RKE2 files that merge with drop-ins become one input (once, however many were named).
-fn group_k3s(inputs: Vec<Input>) -> Vec<Input> {
-    let mut seen: Vec<PathBuf> = Vec::new();
-    inputs
-        .into_iter()
-        .filter_map(|i| match i {
-            Input::File(p) => match crate::node::k3s::group_of(&p).filter(crate::node::k3s::is_k3s)
-            {
-                Some(g) if seen.contains(&g.main) => None,
-                Some(g) => {
-                    seen.push(g.main.clone());
-                    Some(Input::K3sGroup(g))
-                }
-                None => Some(Input::File(p)),
-            },
-            other => Some(other),
-        })
-        .collect()
+fn group_k3s(input: Input, seen: &mut Vec<PathBuf>) -> Option<Input> {
+    match input {
+        Input::File(p) => match k3s::group_of(&p).filter(k3s::is_k3s) {
+            Some(g) if seen.contains(&g.main) => None,
+            Some(g) => {
+                seen.push(g.main.clone());
+                Some(Input::K3sGroup(g))
+            }
+            None => Some(Input::File(p)),
+        },
+        other => Some(other),
+    }
 }
 
 /// Audit one input: read errors become one `error` record naming the file.
@@ -104,7 +110,13 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error("-", "-", format!("-: {e}"))],
             }
         }
-        Input::K3sGroup(g) => crate::node::k3s::audit_group(g, policy),
+        Input::K3sGroup(g) => {
+            let source = k3s::source_name(g);
+            match k3s::parsed_group(g) {
+                Ok(parsed) => audit_parsed(&source, &parsed, policy),
+                Err(e) => vec![Record::error(&source, "-", e)],
+            }
+        }
         Input::File(path) => {
             let s = path.display().to_string();
             match inputs::read(path) {
@@ -112,21 +124,6 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error(&s, "-", format!("{s}: {e}"))],
             }
         }
-    }
-}
-
-/// The name people use for an object: `namespace/name`, or its kind when it has no name.
-pub fn object_name(v: &Value) -> String {
-    let name = v.pointer("/metadata/name").and_then(Value::as_str);
-    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
-    match (ns, name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (None, Some(n)) => n.to_string(),
-        _ => v
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_string(),
     }
 }
 

@@ -91,6 +91,21 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, InputError> {
 /// The UTF-8 byte-order mark [`decode`] strips (and `fix` puts back).
 pub const BOM: &str = "\u{feff}";
 
+/// The name people use for an object: `namespace/name`, or its kind when it has no name.
+pub fn object_name(v: &Value) -> String {
+    let name = v.pointer("/metadata/name").and_then(Value::as_str);
+    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (ns, name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (None, Some(n)) => n.to_string(),
+        _ => v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string(),
+    }
+}
+
 /// Tell the format from the content.
 pub fn detect(text: &str) -> Format {
     let meaningful = || {

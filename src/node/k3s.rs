@@ -7,10 +7,8 @@
 use crate::engine::policy::Policy;
 use crate::engine::read::sources::looks_like_k3s;
 use crate::engine::{self, verdict};
-use crate::node::check::audit_parsed;
 use crate::node::fix::Fixed;
 use crate::node::inputs::{self, Format, Item, Parsed};
-use crate::report::Record;
 use json_patch::PatchOperation;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -153,27 +151,27 @@ fn esc(t: &str) -> String {
     t.replace('~', "~0").replace('/', "~1")
 }
 
-/// Judge the merged configuration of a group; records name the main file.
-pub fn audit_group(group: &Group, policy: &Policy) -> Vec<Record> {
-    let source = format!(
+/// How records name a group: its main file and how many drop-ins joined it.
+pub fn source_name(group: &Group) -> String {
+    format!(
         "{} (+{} drop-ins)",
         group.main.display(),
         group.dropins.len()
-    );
-    let files = match read(group) {
-        Ok(f) => f,
-        Err(e) => return vec![Record::error(&source, "-", e)],
-    };
+    )
+}
+
+/// The merged configuration of a group, as `check` judges it (one object).
+pub fn parsed_group(group: &Group) -> Result<Parsed, String> {
+    let files = read(group)?;
     let (merged, _) = merge(&files);
-    let parsed = Parsed {
+    Ok(Parsed {
         format: Format::Yaml,
         items: vec![Item::Object {
             doc: 0,
             item: None,
             value: merged,
         }],
-    };
-    audit_parsed(&source, &parsed, policy)
+    })
 }
 
 /// Is `group` a k3s/RKE2 configuration (its merged content says so)?

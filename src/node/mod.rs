@@ -12,4 +12,5 @@ pub mod k3s;
 pub mod kubelet_merge;
 pub mod proc;
 pub mod running;
+pub mod stream;
 pub mod tree;

@@ -38,11 +38,5 @@ impl Record {
 
 /// Exit code of `check`: 2 if anything could not be read, else 1 if anything failed.
 pub fn exit_code(records: &[Record]) -> u8 {
-    if records.iter().any(|r| r.status == Status::Error) {
-        2
-    } else if records.iter().any(|r| r.status == Status::Fail) {
-        1
-    } else {
-        0
-    }
+    super::Tally::of(records).exit_code()
 }

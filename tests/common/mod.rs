@@ -41,16 +41,16 @@ pub fn fixtures_dir() -> PathBuf {
     crate_dir().join("tests").join("fixtures")
 }
 
-/// `../shared/corpus`, or `None` (after printing why) when it is absent.
+/// `../shared/corpus`, or `None` (after a recorded skip) when it is absent.
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = crate_dir().join("..").join("shared").join("corpus");
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIP: corpus directory {} is absent; corpus tests not run",
+        skip::skip(&format!(
+            "corpus directory {} is absent; corpus tests not run",
             dir.display()
-        );
+        ));
         None
     }
 }

@@ -53,16 +53,16 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `../shared/corpus`, or `None` (after printing why) when it is absent.
+/// `../shared/corpus`, or `None` (after a recorded skip) when it is absent.
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = crate_dir().join("..").join("shared").join("corpus");
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIP: corpus directory {} is absent; corpus tests not run",
+        skip::skip(&format!(
+            "corpus directory {} is absent; corpus tests not run",
             dir.display()
-        );
+        ));
         None
     }
 }

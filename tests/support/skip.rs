@@ -12,7 +12,8 @@ use std::io::Write;
 pub fn skip(reason: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("unnamed test");
-    let line = format!("{test}: {reason}");
+    // `BINARY::TEST`: scripts/test.sh matches it against cargo's per-binary results.
+    let line = format!("{}::{test}: {reason}", test_binary());
     eprintln!("SKIP: {line}");
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("skipped in CI, where every tool must be present: {line}");
@@ -26,6 +27,20 @@ pub fn skip(reason: &str) {
         {
             let _ = writeln!(f, "{}", line.replace('\n', " "));
         }
+    }
+}
+
+/// The test binary's name without cargo's hash (`target/debug/deps/install-0a1b…` → `install`).
+fn test_binary() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("unknown");
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+        _ => stem.to_string(),
     }
 }
 
