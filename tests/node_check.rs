@@ -207,8 +207,7 @@ fn worker_flag_overrides_config() {
         "{}",
         rot.message
     );
-    // serverTLSBootstrap on with the gate explicitly off: the kubelet refuses that configuration,
-    // so both kubelet rules fail with that reason (DESIGN.md section 11).
+    // serverTLSBootstrap on with the gate off is a configuration the kubelet refuses (issue 13).
     let boot = one(&r, "process:977", KBOOT);
     assert_eq!(boot.status, FAIL);
     assert!(
@@ -231,8 +230,7 @@ fn worker_flag_overrides_config() {
             skip.message
         );
     }
-    // Unscored rules only warn under the cis profile, but a configuration the kubelet refuses
-    // fails under every profile.
+    // Unscored under the cis profile, but a kubelet that refuses to start fails under any.
     let r = report(&n.check(Some("cis")), 1);
     assert_eq!(one(&r, "process:977", KROT).status, FAIL);
 }

@@ -72,11 +72,15 @@ fn kubeadm_node_gives_one_verdict_per_rule() {
             rot[0].message
         );
     }
+    // Rotation on with the gate off: the kubelet refuses to start (issue 13 point 5).
     let boot = verdict(&r, KBOOT);
     assert_eq!(boot.len(), 1);
-    // serverTLSBootstrap on with the gate explicitly off (the flag above): the kubelet refuses
-    // that configuration, so the bootstrap rule fails with that reason (DESIGN.md section 11).
     assert_eq!(boot[0].status, FAIL);
+    assert!(
+        boot[0].message.contains("refuses to start"),
+        "{}",
+        boot[0].message
+    );
     assert!(
         boot[0].message.contains("refuses to start"),
         "{}",

@@ -322,18 +322,20 @@ fn kubeadm_cases() -> Vec<Case> {
 
 fn kubelet_cases() -> Vec<Case> {
     let file = "kubelet-config.configmap.json";
+    // The gate absent, not false: with serverTLSBootstrap on, a false gate is a configuration
+    // the kubelet refuses, which fails the bootstrap rule too (issue 13 point 5).
     let mut krot = fixture(file);
     edit_data(
         &mut krot,
         "kubelet",
         "  RotateKubeletServerCertificate: true\n",
-        "  RotateKubeletServerCertificate: false\n",
+        "  KubeletTracing: true\n",
     );
     let mut kboot = fixture(file);
     edit_data(&mut kboot, "kubelet", "serverTLSBootstrap: true\n", "");
     vec![
         Case {
-            label: format!("{KROT} on kubelet-config ConfigMap, gate false ({file})"),
+            label: format!("{KROT} on kubelet-config ConfigMap, gate absent ({file})"),
             rule: KROT,
             review: krot,
             mirror: false,

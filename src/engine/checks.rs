@@ -363,7 +363,8 @@ pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
         )
     }) {
         f.status = Status::Fail;
-        f.message = format!("{INVALID_BOOTSTRAP}: set {fix}");
+        // Keep what was found: it says where each of the two settings comes from.
+        f.message = format!("{INVALID_BOOTSTRAP}: set {fix} ({})", f.message);
         f.remediation = Some(fix.to_string());
     }
 }
