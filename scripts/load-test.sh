@@ -8,7 +8,13 @@
 # installed. Reports requests/s, p99 latency and the server's peak RSS (VmHWM), then stops the
 # server with SIGTERM and checks that it exits 0.
 #
-# Usage: scripts/load-test.sh [DURATION_SECONDS]
+# Then the benchmark of record (issue 14): the floor (`examples/floor.rs`, bare hyper + rustls on
+# the same certificate, answering serve's own answers as fixed bodies) and serve are measured
+# alternately for ROUNDS rounds (default 3) with wrk, 1 thread and 32 keep-alive connections,
+# FLOOR_DURATION seconds each (default 10): /validate with the mirror pod, and /mutate with a
+# failing Deployment template. Prints the medians and serve/floor ratios.
+#
+# Usage: scripts/load-test.sh [DURATION_SECONDS]   (env: ROUNDS, FLOOR_DURATION)
 # Installs wrk with apt-get when it is missing and this runs as root. Only 127.0.0.1 is contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,16 +36,25 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 echo "building the release binary..." >&2
-cargo build --release --locked --bin kubelet-tls-guard >&2
+cargo build --release --locked --bin kubelet-tls-guard --example floor >&2
 target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 BIN="${target_dir:-target}/release/kubelet-tls-guard"
+FLOOR="${target_dir:-target}/release/examples/floor"
+ROUNDS="${ROUNDS:-3}"
+FLOOR_DURATION="${FLOOR_DURATION:-10}"
+# The failing Deployment template: the compliant fixture without --kubelet-certificate-authority.
+DEPLOYMENT="tests/fixtures/admission/kube-apiserver.deployment.json"
 
 work="$(mktemp -d)"
 server_pid=""
+floor_pid=""
 cleanup() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "$floor_pid" ] && kill -0 "$floor_pid" 2>/dev/null; then
+    kill -KILL "$floor_pid" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -106,6 +121,72 @@ if command -v h2load >/dev/null 2>&1; then
   fi
 fi
 
+
+# --- serve versus the floor, alternately (the benchmark of record) ---
+MUTATE_REVIEW="$work/failing-deployment.json"
+grep -v -- '"--kubelet-certificate-authority=' "$DEPLOYMENT" >"$MUTATE_REVIEW"
+curl -sS --noproxy '*' --cacert "$work/tls/ca.crt" -H 'Content-Type: application/json' \
+  --data-binary "@$REVIEW" "$url" >"$work/validate.answer"
+curl -sS --noproxy '*' --cacert "$work/tls/ca.crt" -H 'Content-Type: application/json' \
+  --data-binary "@$MUTATE_REVIEW" "https://$addr/mutate" >"$work/mutate.answer"
+grep -q '"patch"' "$work/mutate.answer" ||
+  { echo "the /mutate review did not produce a patch" >&2; exit 1; }
+"$FLOOR" "$work/tls/tls.crt" "$work/tls/tls.key" \
+  "/validate=$work/validate.answer" "/mutate=$work/mutate.answer" >"$work/floor.out" 2>&1 &
+floor_pid=$!
+floor_addr=""
+for _ in $(seq 1 100); do
+  floor_addr="$(sed -n 's/^listening \(127\.0\.0\.1:[0-9]*\)$/\1/p' "$work/floor.out" 2>/dev/null)"
+  [ -n "$floor_addr" ] && break
+  kill -0 "$floor_pid" 2>/dev/null || { cat "$work/floor.out" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$floor_addr" ] || { echo "the floor did not start" >&2; exit 1; }
+
+sed "s|$REVIEW|$MUTATE_REVIEW|" "$work/post.lua" >"$work/post-mutate.lua"
+
+# One wrk run: prints "RPS P99_MS".
+measure() { # base_addr path script
+  timeout $((FLOOR_DURATION + 30)) wrk --latency -t 1 -c "$CONNECTIONS" -d "${FLOOR_DURATION}s" \
+    --timeout 10s -s "$3" "https://$1$2" >"$work/m.out"
+  if grep -qE 'Socket errors|Non-2xx' "$work/m.out"; then
+    echo "wrk reported errors against $1$2:" >&2
+    cat "$work/m.out" >&2
+    exit 1
+  fi
+  awk '/^Requests\/sec:/ {r = $2}
+       $1 == "99%" {v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                    m = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v}
+       END {printf "%s %.3f\n", r, m}' "$work/m.out"
+}
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+: >"$work/rounds"
+for round in $(seq 1 "$ROUNDS"); do
+  for ep in validate mutate; do
+    lua="$work/post.lua"
+    [ "$ep" = mutate ] && lua="$work/post-mutate.lua"
+    read -r s_rps s_p99 <<<"$(measure "$addr" "/$ep" "$lua")"
+    read -r f_rps f_p99 <<<"$(measure "$floor_addr" "/$ep" "$lua")"
+    echo "round $round /$ep: serve $s_rps req/s p99 ${s_p99} ms; floor $f_rps req/s p99 ${f_p99} ms" >&2
+    echo "$ep $s_rps $s_p99 $f_rps $f_p99" >>"$work/rounds"
+  done
+done
+kill -TERM "$floor_pid" 2>/dev/null || true
+wait "$floor_pid" 2>/dev/null || true
+floor_pid=""
+
+floor_summary=""
+for ep in validate mutate; do
+  s_rps="$(awk -v e="$ep" '$1 == e {print $2}' "$work/rounds" | median)"
+  s_p99="$(awk -v e="$ep" '$1 == e {print $3}' "$work/rounds" | median)"
+  f_rps="$(awk -v e="$ep" '$1 == e {print $4}' "$work/rounds" | median)"
+  f_p99="$(awk -v e="$ep" '$1 == e {print $5}' "$work/rounds" | median)"
+  ratio="$(awk -v s="$s_rps" -v f="$f_rps" 'BEGIN {printf "%.2f", (f > 0 ? s / f : 0)}')"
+  floor_summary+="$(printf '/%-8s serve %9s req/s (p99 %s ms)  floor %9s req/s (p99 %s ms)  ratio %sx' \
+    "$ep" "$s_rps" "$s_p99" "$f_rps" "$f_p99" "$ratio")"$'\n'
+done
+
 hwm="$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server_pid/status")"
 metrics="$(curl -sS --noproxy '*' "http://$ops_addr/metrics" || true)"
 served="$(grep -E '^kubelet_tls_guard_admission_requests_total\{' <<<"$metrics" |
@@ -133,4 +214,6 @@ echo "p99 latency (wrk):                         $p99"
 echo "admission requests counted by the server:  $served"
 echo "server peak RSS (VmHWM):                   $hwm"
 echo "server exit code after SIGTERM:            $code"
+echo "serve versus floor, medians of $ROUNDS alternating rounds (wrk -t1 -c$CONNECTIONS, ${FLOOR_DURATION}s each):"
+printf '%s' "$floor_summary"
 [ "$code" = 0 ]

@@ -257,12 +257,13 @@ fn fixtures() -> Vec<Fx> {
                 PASS,
             )),
         ),
-        // ExecStart with backslash continuations; flags decide both rules.
+        // ExecStart with backslash continuations; flags decide both rules. Rotation on with the
+        // gate false: the kubelet refuses to start, whatever the profile (issue 13 point 5).
         fx(
             "kubelet/dropin-execstart.conf",
             None,
-            kubelet(ANY, ANY, FAIL, PASS),
-            Some(kubelet(ANY, ANY, WARN, PASS)),
+            kubelet(ANY, ANY, FAIL, FAIL),
+            Some(kubelet(ANY, ANY, FAIL, FAIL)),
         ),
         // A bare boolean flag is true.
         fx(
@@ -341,8 +342,9 @@ fn fixtures() -> Vec<Fx> {
         fx(
             "misleading/kube-apiserver.yaml",
             Some("KubeletConfiguration"),
-            kubelet(ANY, ANY, FAIL, PASS),
-            Some(kubelet(ANY, ANY, WARN, PASS)),
+            // serverTLSBootstrap: true with the gate false: invalid (issue 13 point 5).
+            kubelet(ANY, ANY, FAIL, FAIL),
+            Some(kubelet(ANY, ANY, FAIL, FAIL)),
         ),
         // Named like a manifest, holds kubeadm-flags.env content (a bare YAML string).
         fx(
@@ -556,10 +558,12 @@ fn fixture_rows_cover_rules_and_files() {
         let entry = entry.expect("walk fixtures");
         let rel = entry.path().strip_prefix(&dir).expect("under fixtures");
         // admission/ belongs to the admission server's tests, openreports/ (CRDs) to scan's,
-        // sarif/ (the report schema) to the report's.
+        // sarif/ (the report schema) to the report's, sources/ (Cluster API, k3s, Talos,
+        // Kamaji, kind) to tests/sources.rs.
         if rel.starts_with("admission")
             || rel.starts_with("openreports")
             || rel.starts_with("sarif")
+            || rel.starts_with("sources")
             || !entry.file_type().is_file()
         {
             continue;

@@ -357,7 +357,7 @@ enum Ca<'a> {
 }
 
 /// The resources a webhook must route (group, resource).
-const ROUTED: [(&str, &str); 8] = [
+const ROUTED: [(&str, &str); 13] = [
     ("", "pods"),
     ("", "configmaps"),
     ("apps", "deployments"),
@@ -366,6 +366,14 @@ const ROUTED: [(&str, &str); 8] = [
     ("apps", "replicasets"),
     ("batch", "jobs"),
     ("batch", "cronjobs"),
+    ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes"),
+    (
+        "controlplane.cluster.x-k8s.io",
+        "kubeadmcontrolplanetemplates",
+    ),
+    ("bootstrap.cluster.x-k8s.io", "kubeadmconfigs"),
+    ("bootstrap.cluster.x-k8s.io", "kubeadmconfigtemplates"),
+    ("kamaji.clastix.io", "tenantcontrolplanes"),
 ];
 
 /// Issue 4 point 2, checked on the JSON of a Validating- or MutatingWebhookConfiguration.
@@ -502,7 +510,7 @@ fn assert_rules(rules: &Value, at: &str) {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|v| v == "v1")
+                    .any(|v| v == "v1" || (v == "*" && group.contains('.')))
         });
         assert!(covered, "{at}: {group}/{resource} not routed");
     }
@@ -559,6 +567,14 @@ fn resource_of(kind: &str) -> Option<(&'static str, &'static str)> {
         "ReplicaSet" => ("apps", "replicasets"),
         "Job" => ("batch", "jobs"),
         "CronJob" => ("batch", "cronjobs"),
+        "KubeadmControlPlane" => ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes"),
+        "KubeadmControlPlaneTemplate" => (
+            "controlplane.cluster.x-k8s.io",
+            "kubeadmcontrolplanetemplates",
+        ),
+        "KubeadmConfig" => ("bootstrap.cluster.x-k8s.io", "kubeadmconfigs"),
+        "KubeadmConfigTemplate" => ("bootstrap.cluster.x-k8s.io", "kubeadmconfigtemplates"),
+        "TenantControlPlane" => ("kamaji.clastix.io", "tenantcontrolplanes"),
         _ => return None,
     })
 }

@@ -207,8 +207,15 @@ fn worker_flag_overrides_config() {
         "{}",
         rot.message
     );
+    // serverTLSBootstrap on with the gate explicitly off: the kubelet refuses that configuration,
+    // so both kubelet rules fail with that reason (DESIGN.md section 11).
     let boot = one(&r, "process:977", KBOOT);
-    assert_eq!(boot.status, PASS);
+    assert_eq!(boot.status, FAIL);
+    assert!(
+        boot.message.contains("refuses to start"),
+        "{}",
+        boot.message
+    );
     assert_eq!(boot.location, "config file /var/lib/kubelet/config.yaml");
     let searched = n.proc_dir.to_string_lossy();
     for (rule, what) in [(CLIENT, "kube-apiserver"), (CM, "kube-controller-manager")] {
@@ -224,9 +231,10 @@ fn worker_flag_overrides_config() {
             skip.message
         );
     }
-    // Unscored under the cis profile: the same finding warns.
-    let r = report(&n.check(Some("cis")), 0);
-    assert_eq!(one(&r, "process:977", KROT).status, WARN);
+    // Unscored rules only warn under the cis profile, but a configuration the kubelet refuses
+    // fails under every profile.
+    let r = report(&n.check(Some("cis")), 1);
+    assert_eq!(one(&r, "process:977", KROT).status, FAIL);
 }
 
 #[test]

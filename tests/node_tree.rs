@@ -74,11 +74,11 @@ fn kubeadm_node_gives_one_verdict_per_rule() {
     }
     let boot = verdict(&r, KBOOT);
     assert_eq!(boot.len(), 1);
-    assert_eq!(boot[0].status, PASS);
+    // serverTLSBootstrap on with the gate explicitly off (the flag above): the kubelet refuses
+    // that configuration, so the bootstrap rule fails with that reason (DESIGN.md section 11).
+    assert_eq!(boot[0].status, FAIL);
     assert!(
-        boot[0]
-            .message
-            .contains("KUBELET_EXTRA_ARGS in /etc/default/kubelet"),
+        boot[0].message.contains("refuses to start"),
         "{}",
         boot[0].message
     );

@@ -397,6 +397,12 @@ fn parse_yaml(text: &str) -> Value {
     v
 }
 
+/// The gate set to false where serverTLSBootstrap is on is a configuration the kubelet refuses:
+/// both kubelet rules fail then (DESIGN.md section 11), so the bootstrap rule is rightly named.
+fn invalid_pair(label: &str, rule: &str, other: &str) -> bool {
+    label.contains("gate false") && rule == KROT && other == KBOOT
+}
+
 /// Collects every disagreement of a run, so one failure report shows them all.
 #[derive(Default)]
 struct Problems(Vec<String>);
@@ -593,7 +599,7 @@ async fn non_mirror(p: &mut Problems, c: &Case, servers: &Pair) {
                 format!("message lacks the fix {f:?}: {m}")
             });
         }
-        for other in other_rules(rule) {
+        for other in other_rules(rule).filter(|o| !invalid_pair(&label, rule, o)) {
             p.check(!m.contains(other), &label, || {
                 format!("message names {other}, which holds: {m}")
             });
@@ -636,7 +642,7 @@ async fn non_mirror(p: &mut Problems, c: &Case, servers: &Pair) {
         p.check(mentions_rule(&r.audit_text(), rule), &label, || {
             format!("audit annotations do not name {rule}: {:?}", r.audit())
         });
-        for other in other_rules(rule) {
+        for other in other_rules(rule).filter(|o| !invalid_pair(&label, rule, o)) {
             p.check(!ws.iter().any(|w| w.contains(other)), &label, || {
                 format!("a warning names {other}, which holds: {ws:?}")
             });

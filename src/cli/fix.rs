@@ -45,7 +45,9 @@ pub fn run(args: FixArgs) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for input in check::expand(&args.paths) {
-        let (name, text) = match &input {
+        // (the file, its name, its text, its fix): a k3s group fixes several files at once.
+        type Job = (Option<PathBuf>, String, String, Result<fix::Fixed, String>);
+        let jobs: Vec<Job> = match &input {
             Input::Unreachable { path, reason } => {
                 eprintln!("error: {}: {reason}", path.display());
                 worst = 2;
@@ -62,7 +64,10 @@ pub fn run(args: FixArgs) -> ExitCode {
                     .map_err(|e| crate::node::inputs::InputError(e.to_string()))
                     .and_then(|_| crate::node::inputs::decode(bytes))
                 {
-                    Ok(t) => ("-".to_string(), t),
+                    Ok(t) => {
+                        let f = fix::fix_text(&t, &policy);
+                        vec![(None, "-".to_string(), t, f)]
+                    }
                     Err(e) => {
                         eprintln!("error: -: {e}");
                         worst = 2;
@@ -71,73 +76,89 @@ pub fn run(args: FixArgs) -> ExitCode {
                 }
             }
             Input::File(p) => match crate::node::inputs::read(p) {
-                Ok(t) => (p.display().to_string(), t),
+                Ok(t) => {
+                    let f = fix::fix_text(&t, &policy);
+                    vec![(Some(p.clone()), p.display().to_string(), t, f)]
+                }
                 Err(e) => {
                     eprintln!("error: {}: {e}", p.display());
                     worst = 2;
                     continue;
                 }
             },
-        };
-        let fixed = match fix::fix_text(&text, &policy) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {name}: {e}");
-                worst = 2;
-                continue;
-            }
-        };
-        // Without --in-place nothing is written: say what would change, not what did.
-        let verb = if args.in_place { "" } else { "would be " };
-        for n in &fixed.notes {
-            match n.split_once(": fixed ") {
-                Some((what, rule)) if !verb.is_empty() => {
-                    eprintln!("{name}: {what}: {verb}fixed {rule}")
-                }
-                _ => eprintln!("{name}: {n}"),
-            }
-        }
-        for w in &fixed.warnings {
-            eprintln!("{name}: warning: {w}; check `kubelet-tls-guard scan` (readiness) first");
-        }
-        for r in &fixed.remaining {
-            eprintln!("{name}: not fixed: {r}");
-            worst = worst.max(1);
-        }
-        let written = if args.diff {
-            write!(out, "{}", fix::diff(&name, &text, &fixed.text))
-        } else if args.in_place {
-            match &input {
-                Input::File(p) if fixed.text != text => {
-                    // Reading dropped a byte-order mark; the rewritten file keeps it.
-                    let content = if has_bom(p) {
-                        format!("{}{}", crate::node::inputs::BOM, fixed.text)
-                    } else {
-                        fixed.text.clone()
-                    };
-                    let opts = WriteOptions {
-                        mode: None,
-                        backup_suffix: args.backup_suffix.as_deref(),
-                    };
-                    fsio::write_atomic(p, content.as_bytes(), opts).map(|backup| {
-                        if let Some(b) = backup {
-                            eprintln!("{name}: backup in {}", b.display());
-                        }
-                    })
-                }
-                Input::Stdin => {
-                    eprintln!("error: --in-place cannot rewrite stdin");
+            Input::K3sGroup(g) => match crate::node::k3s::fix_group(g, &policy) {
+                Ok(files) => files
+                    .into_iter()
+                    .map(|(p, t, f)| (Some(p.clone()), p.display().to_string(), t, Ok(f)))
+                    .collect(),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", g.main.display());
                     worst = 2;
-                    Ok(())
+                    continue;
                 }
-                _ => Ok(()),
-            }
-        } else {
-            write!(out, "{}", fixed.text)
+            },
         };
-        if let Err(e) = written {
-            eprintln!("error: {name}: {e} (the original is unchanged)");
-            worst = 2;
+        for (path, name, text, fixed) in jobs {
+            let fixed = match fixed {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {name}: {e}");
+                    worst = 2;
+                    continue;
+                }
+            };
+            // Without --in-place nothing is written: say what would change, not what did.
+            let verb = if args.in_place { "" } else { "would be " };
+            for n in &fixed.notes {
+                match n.split_once(": fixed ") {
+                    Some((what, rule)) if !verb.is_empty() => {
+                        eprintln!("{name}: {what}: {verb}fixed {rule}")
+                    }
+                    _ => eprintln!("{name}: {n}"),
+                }
+            }
+            for w in &fixed.warnings {
+                eprintln!("{name}: warning: {w}; check `kubelet-tls-guard scan` (readiness) first");
+            }
+            for r in &fixed.remaining {
+                eprintln!("{name}: not fixed: {r}");
+                worst = worst.max(1);
+            }
+            let written = if args.diff {
+                write!(out, "{}", fix::diff(&name, &text, &fixed.text))
+            } else if args.in_place {
+                match &path {
+                    Some(p) if fixed.text != text => {
+                        // Reading dropped a byte-order mark; the rewritten file keeps it.
+                        let content = if has_bom(p) {
+                            format!("{}{}", crate::node::inputs::BOM, fixed.text)
+                        } else {
+                            fixed.text.clone()
+                        };
+                        let opts = WriteOptions {
+                            mode: None,
+                            backup_suffix: args.backup_suffix.as_deref(),
+                        };
+                        fsio::write_atomic(p, content.as_bytes(), opts).map(|backup| {
+                            if let Some(b) = backup {
+                                eprintln!("{name}: backup in {}", b.display());
+                            }
+                        })
+                    }
+                    None => {
+                        eprintln!("error: --in-place cannot rewrite stdin");
+                        worst = 2;
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                }
+            } else {
+                write!(out, "{}", fixed.text)
+            };
+            if let Err(e) = written {
+                eprintln!("error: {name}: {e} (the original is unchanged)");
+                worst = 2;
+            }
         }
     }
     let _ = out.flush();

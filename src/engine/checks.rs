@@ -53,6 +53,8 @@ pub fn evaluate(subject: &Subject, policy: &Policy) -> Vec<Finding> {
             None => kubelet(Some(cfg), None, loc, policy),
         },
         Settings::Kubeadm(k) => kubeadm(k, loc, policy, subject.component),
+        // Declared sources are judged by `declared`, which builds on the functions here.
+        Settings::Declared(_) => Vec::new(),
     }
 }
 
@@ -156,14 +158,14 @@ fn describe_missing(flags: &Flags, flag: &str) -> String {
 }
 
 /// How a feature gate stands after all sources are folded.
-enum GateState {
+pub(crate) enum GateState {
     True,
     False,
     Invalid(String),
     Absent,
 }
 
-fn gate_state(gates: &Gates) -> GateState {
+pub(crate) fn gate_state(gates: &Gates) -> GateState {
     match gates.get(GATE).map(|g| &g.value) {
         Some(Ok(true)) => GateState::True,
         Some(Ok(false)) => GateState::False,
@@ -249,6 +251,8 @@ pub fn kubelet(
         format!("--feature-gates={GATE}=true")
     };
     let undecided = config.is_none() && matches!(state, GateState::Absent);
+    let gate_off = matches!(state, GateState::False);
+    let gate_fix = fix.clone();
     let (status, message) = match state {
         _ if undecided => (
             Status::Skip,
@@ -288,6 +292,10 @@ pub fn kubelet(
     let rule = RuleId::KubeletServerTlsBootstrap;
     let flag = flags.and_then(|f| f.bool_value(ROTATE_FLAG));
     let from_config = config.map(|c| c.get(CONFIG_BOOTSTRAP));
+    let bootstrap_on = matches!(
+        (&flag, &from_config),
+        (Some(Ok(true)), _) | (None, Some(Some(Value::Bool(true))))
+    );
     let (status, message, fix) = match (flag, from_config) {
         (Some(Ok(true)), _) => (
             Status::Pass,
@@ -336,5 +344,26 @@ pub fn kubelet(
         ),
     };
     out.push(finding(rule, loc, status, message, fix));
+    if bootstrap_on && gate_off {
+        mark_invalid(&mut out, &gate_fix);
+    }
     out
+}
+
+/// The kubelet refuses a configuration that turns serving-certificate rotation on with the gate
+/// explicitly off.
+pub const INVALID_BOOTSTRAP: &str = "invalid kubelet configuration: serverTLSBootstrap (or --rotate-server-certificates) is on while RotateKubeletServerCertificate is false, and the kubelet refuses to start with that";
+
+/// Mark the kubelet findings of a configuration the kubelet refuses (whatever the profile).
+pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
+    for f in out.iter_mut().filter(|f| {
+        matches!(
+            f.rule,
+            RuleId::KubeletRotateServerCert | RuleId::KubeletServerTlsBootstrap
+        )
+    }) {
+        f.status = Status::Fail;
+        f.message = format!("{INVALID_BOOTSTRAP}: set {fix}");
+        f.remediation = Some(fix.to_string());
+    }
 }

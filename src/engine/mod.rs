@@ -7,7 +7,7 @@
 
 use crate::engine::policy::Policy;
 use crate::engine::read::flags::Flags;
-use crate::engine::read::subjects::{self, Subject};
+use crate::engine::read::subjects::{Settings, Subject};
 use crate::engine::rules::{Finding, RuleId};
 use serde_json::Value;
 use std::ops::Range;
@@ -16,6 +16,7 @@ pub use read::subjects::Target;
 pub use remediate::Remediation;
 
 pub mod checks;
+pub mod declared;
 pub mod policy;
 pub mod read;
 pub mod remediate;
@@ -53,12 +54,20 @@ pub fn evaluate(obj: &Value, policy: &Policy) -> Result<Evaluation, EvalError> {
             "not a Kubernetes object (expected a mapping)".into(),
         ));
     }
-    let (target, found) = subjects::extract(obj);
+    let (target, found) = read::extract(obj);
     let mut findings = Vec::new();
     let mut subjects = Vec::with_capacity(found.len());
     for subject in found {
         let start = findings.len();
-        findings.extend(checks::evaluate(&subject, policy));
+        match &subject.settings {
+            Settings::Declared(d) => findings.extend(declared::evaluate(
+                d,
+                subject.component,
+                &subject.location,
+                policy,
+            )),
+            _ => findings.extend(checks::evaluate(&subject, policy)),
+        }
         subjects.push((subject, start..findings.len()));
     }
     Ok(Evaluation {

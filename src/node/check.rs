@@ -5,7 +5,9 @@ use crate::engine::policy::Policy;
 use crate::engine::rules::{RuleId, Status};
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Target};
+pub use crate::node::inputs::object_name;
 use crate::node::inputs::{self, Item, Parsed};
+use crate::node::k3s;
 use crate::report::Record;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,12 @@ use std::path::{Path, PathBuf};
 pub enum Input {
     File(PathBuf),
     Stdin,
-    Unreachable { path: PathBuf, reason: String },
+    Unreachable {
+        path: PathBuf,
+        reason: String,
+    },
+    /// A k3s/RKE2 `config.yaml` with its `config.yaml.d/` drop-ins, judged merged.
+    K3sGroup(k3s::Group),
 }
 
 /// File names worth reading inside a directory (node config lives in these).
@@ -32,6 +39,7 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
 /// [`expand`], lazily: each directory is walked as the inputs are taken, so `check` holds one
 /// directory's sorted listing at a time, not every path.
 pub fn inputs(paths: &[PathBuf]) -> impl Iterator<Item = Input> + '_ {
+    let mut seen: Vec<PathBuf> = Vec::new();
     paths
         .iter()
         .flat_map(|p| -> Box<dyn Iterator<Item = Input>> {
@@ -43,6 +51,7 @@ pub fn inputs(paths: &[PathBuf]) -> impl Iterator<Item = Input> + '_ {
                 Box::new(std::iter::once(Input::File(p.clone())))
             }
         })
+        .filter_map(move |i| group_k3s(i, &mut seen))
 }
 
 /// The interesting files under a directory, in name order, hidden entries left out.
@@ -66,6 +75,21 @@ fn walk(p: &Path) -> impl Iterator<Item = Input> + '_ {
         })
 }
 
+/// k3s/RKE2 files that merge with drop-ins become one input (once, however many were named).
+fn group_k3s(input: Input, seen: &mut Vec<PathBuf>) -> Option<Input> {
+    match input {
+        Input::File(p) => match k3s::group_of(&p).filter(k3s::is_k3s) {
+            Some(g) if seen.contains(&g.main) => None,
+            Some(g) => {
+                seen.push(g.main.clone());
+                Some(Input::K3sGroup(g))
+            }
+            None => Some(Input::File(p)),
+        },
+        other => Some(other),
+    }
+}
+
 /// Audit one input: read errors become one `error` record naming the file.
 pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
     match input {
@@ -86,6 +110,13 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error("-", "-", format!("-: {e}"))],
             }
         }
+        Input::K3sGroup(g) => {
+            let source = k3s::source_name(g);
+            match k3s::parsed_group(g) {
+                Ok(parsed) => audit_parsed(&source, &parsed, policy),
+                Err(e) => vec![Record::error(&source, "-", e)],
+            }
+        }
         Input::File(path) => {
             let s = path.display().to_string();
             match inputs::read(path) {
@@ -93,21 +124,6 @@ pub fn audit_input(input: &Input, policy: &Policy) -> Vec<Record> {
                 Err(e) => vec![Record::error(&s, "-", format!("{s}: {e}"))],
             }
         }
-    }
-}
-
-/// The name people use for an object: `namespace/name`, or its kind when it has no name.
-pub fn object_name(v: &Value) -> String {
-    let name = v.pointer("/metadata/name").and_then(Value::as_str);
-    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
-    match (ns, name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (None, Some(n)) => n.to_string(),
-        _ => v
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::engine;
 use crate::engine::policy::Policy;
 use crate::engine::rules::Status;
 use crate::engine::verdict;
-use crate::node::check::object_name;
+use crate::node::inputs::object_name;
 use crate::node::inputs::{self, Item};
 use json_patch::PatchOperation;
 use serde_json::Value;

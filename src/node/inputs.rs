@@ -91,6 +91,21 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, InputError> {
 /// The UTF-8 byte-order mark [`decode`] strips (and `fix` puts back).
 pub const BOM: &str = "\u{feff}";
 
+/// The name people use for an object: `namespace/name`, or its kind when it has no name.
+pub fn object_name(v: &Value) -> String {
+    let name = v.pointer("/metadata/name").and_then(Value::as_str);
+    let ns = v.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (ns, name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (None, Some(n)) => n.to_string(),
+        _ => v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string(),
+    }
+}
+
 /// Tell the format from the content.
 pub fn detect(text: &str) -> Format {
     let meaningful = || {
@@ -101,8 +116,15 @@ pub fn detect(text: &str) -> Format {
     if text.trim_start().starts_with('{') {
         return Format::Json;
     }
-    if meaningful().any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
-        || meaningful().any(|l| {
+    // Unit files are not indented: an indented `ExecStart=` is a unit inside a YAML string.
+    let unindented = || {
+        text.lines()
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+    };
+    if unindented().any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
+        || unindented().any(|l| {
             l.starts_with("ExecStart=")
                 || l.starts_with("Environment=")
                 || l.starts_with("EnvironmentFile=")

@@ -8,6 +8,7 @@ pub mod declared;
 pub mod drift;
 pub mod fix;
 pub mod inputs;
+pub mod k3s;
 pub mod kubelet_merge;
 pub mod proc;
 pub mod running;

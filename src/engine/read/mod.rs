@@ -2,6 +2,23 @@
 //! Parsing only; no verdicts here.
 
 pub mod component;
+pub mod declared;
 pub mod flags;
 pub mod shell;
+pub mod sources;
 pub mod subjects;
+
+use serde_json::Value;
+use subjects::{Subject, Target};
+
+/// Classify `obj` and extract its subjects: pods and pod templates, then the declared sources,
+/// then kubeadm's and the kubelet's configuration documents.
+pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
+    if let Some(found) = subjects::extract_pod(obj) {
+        return found;
+    }
+    if let Some(found) = sources::extract(obj) {
+        return found;
+    }
+    subjects::extract_config(obj)
+}

@@ -30,6 +30,8 @@ pub enum Settings {
     },
     /// kubeadm ClusterConfiguration extraArgs of one component, as flags.
     Kubeadm(KubeadmArgs),
+    /// A component as Cluster API, k3s/RKE2, Talos, Kamaji or kind declares it.
+    Declared(Box<crate::engine::read::declared::Declared>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,8 @@ pub enum Target {
     KubeletConfig,
     /// kubeadm's ClusterConfiguration, alone or in the kubeadm-config ConfigMap.
     KubeadmConfig,
+    /// Where an operator declares the control plane (DESIGN.md section 11): `source` names it.
+    Declared { source: String },
 }
 
 const WORKLOADS: &[&str] = &[
@@ -111,7 +115,8 @@ fn in_kube_system(obj: &Value) -> bool {
 }
 
 /// Classify `obj` and extract its subjects.
-pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
+/// A Pod or a workload's pod template: its component containers (`None` for other kinds).
+pub fn extract_pod(obj: &Value) -> Option<(Target, Vec<Subject>)> {
     let kind = str_at(obj, "/kind").unwrap_or("");
     if let Some(spec) = pod_spec_pointer(kind) {
         let subjects = containers(obj, spec);
@@ -126,8 +131,14 @@ pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
                 workload: kind.to_string(),
             }
         };
-        return (target, subjects);
+        return Some((target, subjects));
     }
+    None
+}
+
+/// A KubeletConfiguration, a ClusterConfiguration, or kubeadm's ConfigMaps.
+pub fn extract_config(obj: &Value) -> (Target, Vec<Subject>) {
+    let kind = str_at(obj, "/kind").unwrap_or("");
     match kind {
         "KubeletConfiguration" => (
             Target::KubeletConfig,

@@ -3,9 +3,11 @@
 //! already are; a gate set to false is flipped in place; embedded YAML is edited as text.
 
 mod argv;
+mod declared;
 mod flagfile;
 mod kubeadm;
 mod kubelet;
+mod nested;
 mod ops;
 mod volumes;
 
@@ -40,12 +42,24 @@ pub struct Remediation {
 pub struct Plan {
     ops: Vec<PatchOperation>,
     embedded: BTreeMap<String, (Value, Vec<PatchOperation>)>,
+    declared: declared::Pendings,
 }
 
 impl Plan {
     /// Turn the plan into operations on `obj`. Embedded YAML is edited in place as text
     /// (comments kept); where that is impossible it is re-serialised.
-    pub fn finish(self, obj: &Value, out: &mut Remediation) {
+    pub fn finish(mut self, obj: &Value, out: &mut Remediation) {
+        for (doc, original, ops) in std::mem::take(&mut self.declared).finish(obj) {
+            match doc {
+                None => self.ops.extend(ops),
+                Some(p) => self
+                    .embedded
+                    .entry(p)
+                    .or_insert_with(|| (original, Vec::new()))
+                    .1
+                    .extend(ops),
+            }
+        }
         out.patch.extend(self.ops);
         for (pointer, (inner, ops)) in self.embedded {
             let Some(text) = obj.pointer(&pointer).and_then(Value::as_str) else {
@@ -99,6 +113,7 @@ pub fn subject(
             let ops = kubeadm::extra_args(k, &rules, policy, out);
             stage(plan, k.embedded.as_deref(), &k.config, ops);
         }
+        Settings::Declared(d) => declared::subject(obj, d, &rules, policy, &mut plan.declared, out),
     }
 }
 

@@ -51,11 +51,13 @@ pub fn rules() -> Vec<RuleWithOperations> {
             .map(|(_, r)| *r)
             .collect()
     };
-    vec![
+    let mut rules = vec![
         rule("", vec!["pods", "configmaps"]),
         rule("apps", of_group("apps")),
         rule("batch", of_group("batch")),
-    ]
+    ];
+    rules.extend(super::sources::rules());
+    rules
 }
 
 fn cel_string_list(items: &[&str]) -> String {
@@ -163,6 +165,7 @@ pub fn match_expression() -> String {
         pod.join("\n"),
         workload.join("\n"),
         cronjob.join("\n"),
+        super::sources::match_case(),
     ]
     .join(" ||\n")
 }

@@ -8,6 +8,7 @@
 mod cel;
 mod objects;
 mod options;
+mod sources;
 
 pub use cel::*;
 pub use objects::{mutating_configuration, namespace_selector, validating_configuration};
