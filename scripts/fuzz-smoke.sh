@@ -41,7 +41,10 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 root=$(pwd)
 start=$SECONDS
-cargo +nightly fuzz build
+if ! cargo +nightly fuzz build; then
+  say "FAILED: the fuzz targets do not build (see above)"
+  exit 1
+fi
 say "targets built in $((SECONDS - start)) s"
 failed=0
 for target in $(cargo +nightly fuzz list); do

@@ -151,3 +151,17 @@ fn every_fuzz_target_has_committed_seeds() {
         assert!(n > 0, "no seeds in {}", dir.display());
     }
 }
+
+/// Fuzz targets that stopped compiling (an API they call changed) fail the run, saying so.
+#[test]
+fn targets_that_do_not_build_fail_the_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cargo = "case \"$*\" in\n  '+nightly fuzz --version') echo cargo-fuzz 0.13 ;;\n  '+nightly fuzz build') echo 'error[E0308]: mismatched types' >&2; exit 101 ;;\nesac\nexit 0";
+    let (code, out, err) = smoke(&stubs(tmp.path(), NIGHTLY, cargo), &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("fuzz: FAILED: the fuzz targets do not build"),
+        "{out}"
+    );
+    assert!(err.contains("mismatched types"), "{err}");
+}

@@ -3,6 +3,9 @@
 //! `passed`, names every skip, and keeps cargo's exit status (non-zero under CI=true when a test
 //! recorded a skip).
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -132,4 +135,37 @@ fn no_skip_log_is_no_recorded_skip() {
         "{text}"
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// Tests skip at the same time, from threads and binaries: every line reaches the log whole.
+#[test]
+fn concurrent_skips_never_interleave() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("skips.log");
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let log = &log;
+            s.spawn(move || {
+                for i in 0..300 {
+                    skip::append_line(
+                        log,
+                        &format!("bin::test_{t}_{i}: tool {t} missing; part {i}"),
+                    );
+                }
+            });
+        }
+    });
+    let text = std::fs::read_to_string(&log).expect("read the log");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 8 * 300);
+    for l in lines {
+        let whole = l
+            .strip_prefix("bin::test_")
+            .and_then(|r| r.split_once(": tool "))
+            .is_some_and(|(id, rest)| {
+                let (t, i) = id.split_once('_').unwrap_or(("", ""));
+                rest == format!("{t} missing; part {i}")
+            });
+        assert!(whole, "interleaved line: {l:?}");
+    }
 }

@@ -75,7 +75,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!mirror, "a mirror pod was patched");
                 check_patch(req, patch, policy);
             }
-            let body = admission::render(review.api_version, req.uid(), r);
+            let body = admission::render(review.api_version, req.uid(), r)
+                .expect("every decision renders");
             let v: Value = serde_json::from_slice(&body).expect("the answer is JSON");
             assert_eq!(v["response"]["uid"].as_str(), Some(req.uid()));
         }

@@ -45,20 +45,20 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
     if args.node {
         let records = crate::node::running::check_node(&root, &args.proc_dir, &policy);
-        report(args.format, &mut records.into_iter())
+        print_report(args.format, &mut records.into_iter())
     } else if args.root.is_some() || whole_node {
         let records = crate::node::tree::check_tree(&root, &policy);
-        report(args.format, &mut records.into_iter())
+        print_report(args.format, &mut records.into_iter())
     } else {
         // Records are written as the inputs are judged: memory does not grow with the file count.
         crate::node::stream::audit_paths(&args.paths, &policy, |records| {
-            report(args.format, records)
+            print_report(args.format, records)
         })
     }
 }
 
 /// Write the report of `records` to stdout; the exit code follows from what was written.
-fn report(format: Format, records: &mut dyn Iterator<Item = report::Record>) -> ExitCode {
+fn print_report(format: Format, records: &mut dyn Iterator<Item = report::Record>) -> ExitCode {
     // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
     let records = records.inspect(|r| {
         if r.status == crate::engine::rules::Status::Error {

@@ -19,14 +19,20 @@ pub fn skip(reason: &str) {
         panic!("skipped in CI, where every tool must be present: {line}");
     }
     if let Ok(path) = std::env::var("KTG_SKIP_LOG") {
-        // One short line per write with O_APPEND: concurrent tests don't interleave.
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{}", line.replace('\n', " "));
-        }
+        append_line(std::path::Path::new(&path), &line);
+    }
+}
+
+/// Append `line` to the skip log as one write with O_APPEND, so that concurrent tests (threads
+/// and test binaries) never interleave (`writeln!` would write the line and its newline
+/// separately).
+pub fn append_line(path: &std::path::Path, line: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
     }
 }
 
