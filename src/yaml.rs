@@ -14,6 +14,10 @@ pub const MAX_YAML_DEPTH: usize = 128;
 /// errors are left to the real parse, which reports them with its own position.
 pub fn check_depth(text: &str) -> Result<(), String> {
     use saphyr_parser::{Event, Parser};
+    // The event pass costs as much as a second parse; skip it when the text cannot nest deeply.
+    if depth_bound(text) <= MAX_YAML_DEPTH {
+        return Ok(());
+    }
     let mut depth = 0usize;
     let too_deep = |line: usize, col: usize| {
         format!(
@@ -42,6 +46,31 @@ pub fn check_depth(text: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An upper bound on the nesting depth of any YAML text, from one pass over its bytes.
+///
+/// Flow collections open with `[` or `{`, so their depth is at most the number of those. In a
+/// chain of nested block collections each starts at a column no smaller than its parent's, and
+/// equal only for a sequence in a mapping (`key:` then `- item` below it), so the chain is at
+/// most 2 × (largest start column + 1) long. A block collection starts at the line's first key
+/// or after indicators (`- `, `? `, `: `) at the start of the line, so its column is at most the
+/// length of the line's leading run of spaces, tabs and indicator characters.
+fn depth_bound(text: &str) -> usize {
+    let mut flow = 0usize;
+    let mut widest = 0usize;
+    // Split wherever any YAML version may see a line break (also inside NEL, LS and PS): an
+    // extra split never shortens a line's leading run, which is ASCII.
+    let breaks = |b: &u8| matches!(b, b'\n' | b'\r' | 0x85 | 0xa8 | 0xa9);
+    for line in text.as_bytes().split(breaks) {
+        let lead = line
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'-' | b'?' | b':'))
+            .count();
+        widest = widest.max(lead);
+        flow += line.iter().filter(|b| matches!(b, b'[' | b'{')).count();
+    }
+    flow.saturating_add(2 * (widest + 1))
 }
 
 /// Every document of a YAML stream. The stream cannot be resynchronised after a syntax error,
@@ -89,6 +118,44 @@ mod tests {
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
         let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(one::<Value>(&fine).is_ok());
+    }
+
+    /// The bound is never below the depth the event pass measures.
+    #[test]
+    fn depth_bound_is_an_upper_bound() {
+        let texts = [
+            "a: 1\n".to_string(),
+            "a:\n- b:\n  - - c: {d: [1, [2]]}\n    e: f\n".to_string(),
+            "? - a\n: - - b\n".to_string(),
+            (0..60)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect(),
+            (0..40)
+                .map(|i| format!("{}- k{i}:\n", "  ".repeat(i)))
+                .collect(),
+            format!("a: {}{}\n", "[".repeat(60), "]".repeat(60)),
+            (0..40)
+                .map(|i| format!("{}k{i}:\r", " ".repeat(i)))
+                .collect(),
+        ];
+        for text in texts {
+            let mut depth = 0usize;
+            let mut max = 0usize;
+            for item in saphyr_parser::Parser::new_from_str(&text) {
+                use saphyr_parser::Event;
+                // The parser goes on reporting the same error; the depth so far is what counts.
+                let Ok((event, _)) = item else { break };
+                match event {
+                    Event::SequenceStart(..) | Event::MappingStart(..) => {
+                        depth += 1;
+                        max = max.max(depth);
+                    }
+                    Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            assert!(depth_bound(&text) >= max, "{text}: {max}");
+        }
     }
 
     #[test]
