@@ -8,6 +8,7 @@
 //! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
 //! request, `oldObject` included, where we need a handful of fields.
 
+use super::lean::FirstPass;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -142,6 +143,8 @@ struct RawReview {
 pub struct AdmissionReview {
     pub api_version: ApiVersion,
     pub request: AdmissionRequest,
+    /// The object surely holds nothing for the engine and was not built (lean.rs).
+    pub not_relevant: bool,
 }
 
 /// Why a body is not an AdmissionReview we can answer (HTTP 400; the message is one line).
@@ -155,6 +158,32 @@ pub enum ReviewError {
 
 /// Parse a request body (once).
 pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
+    // Most objects hold nothing for the engine: answered from a lean pass, never built; of a pod
+    // only what the engine reads is built (lean.rs).
+    match super::lean::first_pass(body) {
+        FirstPass::NotRelevant(api_version, request) => {
+            return Ok(AdmissionReview {
+                api_version,
+                request,
+                not_relevant: true,
+            });
+        }
+        FirstPass::Pod(api_version) => {
+            if let Some(request) = super::lean::pod_request(body) {
+                return Ok(AdmissionReview {
+                    api_version,
+                    request,
+                    not_relevant: false,
+                });
+            }
+        }
+        FirstPass::Full => {}
+    }
+    parse_review_built(body)
+}
+
+/// Parse a request body with its object always built (the full parse, as the engine reads it).
+pub fn parse_review_built(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     let raw: RawReview = serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -197,6 +226,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     Ok(AdmissionReview {
         api_version,
         request,
+        not_relevant: false,
     })
 }
 

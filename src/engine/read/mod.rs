@@ -1,9 +1,12 @@
 //! Read: find the components and their settings in an object, a command line or a flag file.
 //! Parsing only; no verdicts here.
 
+pub mod at;
 pub mod component;
 pub mod declared;
 pub mod flags;
+pub mod pruned;
+pub mod relevance;
 pub mod shell;
 pub mod sources;
 pub mod subjects;

@@ -1,6 +1,7 @@
 //! Find what the rules look at inside an object: the component invocations of a pod (or pod
 //! template), a KubeletConfiguration, or kubeadm's extraArgs. Parsing only; no verdicts here.
 
+use crate::engine::read::at::At;
 use crate::engine::read::component::{self, Invocation};
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::rules::Component;
@@ -75,17 +76,17 @@ const WORKLOADS: &[&str] = &[
 ];
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
+    v.at(pointer).and_then(Value::as_str)
 }
 
 /// Is this Pod the API copy of a static pod?
 pub fn is_mirror(obj: &Value) -> bool {
     let annotated = obj
-        .pointer("/metadata/annotations")
+        .at("/metadata/annotations")
         .and_then(|a| a.get("kubernetes.io/config.mirror"))
         .is_some();
     let node_owned = obj
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|refs| refs.iter().any(|r| str_at(r, "/kind") == Some("Node")));
     annotated || node_owned
@@ -102,7 +103,7 @@ pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
     }
 }
 
-fn is_kubelet_config_map_name(name: &str) -> bool {
+pub(crate) fn is_kubelet_config_map_name(name: &str) -> bool {
     name == "kubelet-config"
         || name
             .strip_prefix("kubelet-config-")
@@ -155,14 +156,14 @@ pub fn extract_config(obj: &Value) -> (Target, Vec<Subject>) {
 }
 
 fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
-    let labels = obj.pointer(&format!(
+    let labels = obj.at(&format!(
         "{}/metadata/labels",
         spec.strip_suffix("/spec").unwrap_or("")
     ));
     // A Pod's labels are the object's; a template's are the template's.
-    let labels = labels.or_else(|| obj.pointer("/metadata/labels"));
+    let labels = labels.or_else(|| obj.at("/metadata/labels"));
     let Some(list) = obj
-        .pointer(&format!("{spec}/containers"))
+        .at(&format!("{spec}/containers"))
         .and_then(Value::as_array)
     else {
         return Vec::new();

@@ -1,0 +1,67 @@
+//! `Value::pointer` without its per-token allocations: serde_json's unescapes every token with
+//! two `String::replace` calls, which made up a quarter of the time of an unrelated Pod's answer.
+//! Pointers holding `~` (escapes) go to serde_json's own.
+
+use serde_json::Value;
+
+pub trait At {
+    /// The value at a JSON pointer (RFC 6901), as `Value::pointer` finds it.
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl At for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        if pointer.contains('~') {
+            return self.pointer(pointer);
+        }
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self, |v, token| match v {
+            Value::Object(map) => map.get(token),
+            Value::Array(list) => index(token).and_then(|i| list.get(i)),
+            _ => None,
+        })
+    }
+}
+
+/// An array index as serde_json reads it: no sign, no leading zero.
+fn index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_what_pointer_finds() {
+        let v = json!({"a": {"b": [1, {"c/d": 2, "e~f": 3, "": 4}]}, "": {"x": 5}});
+        for p in [
+            "",
+            "/",
+            "/a",
+            "/a/b",
+            "/a/b/0",
+            "/a/b/1",
+            "/a/b/01",
+            "/a/b/+1",
+            "/a/b/2",
+            "/a/b/-",
+            "/a/b/1/c~1d",
+            "/a/b/1/e~0f",
+            "/a/b/1/",
+            "//x",
+            "a",
+            "/a/b/0/z",
+            "/nope",
+        ] {
+            assert_eq!(v.at(p), v.pointer(p), "{p:?}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! A Pod or workload built with only the members the engine reads (issue 14).
+//!
+//! Building a whole pod into a `Value` (probes, resources, env, status, managedFields…) was most
+//! of the time spent on a relevant pod. What `read::subjects`, `read::component`, `checks` and
+//! `remediate` (argv and volumes) read of such an object is listed in [`OBJECT`]; everything
+//! else is skipped while parsing. Lists keep every item, in place, so each JSON pointer and
+//! patch operation computed on the pruned object is the one computed on the whole object
+//! (DESIGN.md section 3). A member whose type is not the expected one (a list where a mapping is
+//! expected, or the reverse) is kept whole, so the engine sees what it would have seen.
+
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Which part of a value to keep.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// The whole value.
+    All,
+    /// A mapping: these members, each in its shape; the others are skipped.
+    Members(&'static [(&'static str, Shape)]),
+    /// A list: every item, each in this shape.
+    Items(&'static Shape),
+}
+
+use Shape::{All, Items, Members};
+
+const CONTAINER: Shape = Members(&[
+    ("name", All),
+    ("image", All),
+    ("command", All),
+    ("args", All),
+    ("volumeMounts", All),
+]);
+
+const POD_SPEC: Shape = Members(&[("containers", Items(&CONTAINER)), ("volumes", All)]);
+
+const TEMPLATE: Shape = Members(&[
+    ("metadata", Members(&[("labels", All)])),
+    ("spec", POD_SPEC),
+]);
+
+/// A Pod's spec, a workload's (its template), or a CronJob's (its job's template).
+const SPEC: Shape = Members(&[
+    ("containers", Items(&CONTAINER)),
+    ("volumes", All),
+    ("template", TEMPLATE),
+    (
+        "jobTemplate",
+        Members(&[("spec", Members(&[("template", TEMPLATE)]))]),
+    ),
+]);
+
+const OBJECT: Shape = Members(&[
+    ("apiVersion", All),
+    ("kind", All),
+    (
+        "metadata",
+        Members(&[
+            ("name", All),
+            ("namespace", All),
+            ("generateName", All),
+            ("labels", All),
+            (
+                "annotations",
+                Members(&[("kubernetes.io/config.mirror", All)]),
+            ),
+            ("ownerReferences", All),
+        ]),
+    ),
+    ("spec", SPEC),
+    // A PodTemplate's.
+    ("template", TEMPLATE),
+]);
+
+/// `deserialize_with` for a Pod or workload object: the members the engine reads.
+pub fn pod_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Keep(OBJECT).deserialize(d)
+}
+
+struct Keep(Shape);
+
+impl<'de> DeserializeSeed<'de> for Keep {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        match self.0 {
+            All => Value::deserialize(d),
+            shape => d.deserialize_any(Pruner(shape)),
+        }
+    }
+}
+
+struct Pruner(Shape);
+
+impl<'de> Visitor<'de> for Pruner {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let Members(members) = self.0 else {
+            return Value::deserialize(MapAccessDeserializer::new(map));
+        };
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match members.iter().find(|(name, _)| *name == key) {
+                // A repeated key replaces the earlier value, as in serde_json's own `Value`.
+                Some((_, shape)) => {
+                    let value = map.next_value_seed(Keep(*shape))?;
+                    out.insert(key, value);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let Items(item) = self.0 else {
+            return Value::deserialize(SeqAccessDeserializer::new(seq));
+        };
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(Keep(*item))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}

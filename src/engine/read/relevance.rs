@@ -1,0 +1,230 @@
+//! Could `read::extract` find anything in an object? Decided from a lean, borrowed view of the few
+//! fields it looks at first (kind, apiVersion, name, namespace, component labels, and each
+//! container's image, command and args), so that the webhook can answer the many requests it has
+//! nothing to say about without building the object (issue 14).
+//!
+//! The answer is a superset: it may say "maybe" for an object `extract` finds nothing in (that
+//! object then takes the full path, as before), never "no" for one it finds something in. A
+//! field whose type differs from what this view expects fails the lean parse, and the caller
+//! takes the full path too.
+
+use crate::engine::read::subjects::{is_kubelet_config_map_name, pod_spec_pointer};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+
+type Text<'a> = Option<Cow<'a, str>>;
+
+/// Kinds of the declared sources (`read::sources`); matched without their group, a superset.
+const DECLARED_KINDS: &[&str] = &[
+    "KubeadmControlPlane",
+    "KubeadmControlPlaneTemplate",
+    "KubeadmConfigTemplate",
+    "KubeadmConfig",
+    "TenantControlPlane",
+    "Cluster",
+];
+
+/// What `component::recognize` treats as a shell whose `-c` line may run a component.
+const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "ksh", "zsh", "busybox"];
+
+/// An object's identity and the fields relevance depends on. Deserialises only from a JSON
+/// mapping (a struct would also accept an array, which the engine does not read as an object).
+#[derive(Debug, Default)]
+pub struct LeanObject<'a> {
+    fields: Fields<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fields<'a> {
+    #[serde(default, borrow)]
+    kind: Text<'a>,
+    #[serde(default, borrow)]
+    metadata: Option<Meta<'a>>,
+    #[serde(default, borrow)]
+    spec: Option<Spec<'a>>,
+    /// A PodTemplate's template.
+    #[serde(default, borrow)]
+    template: Option<Template<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    #[serde(default, borrow)]
+    name: Text<'a>,
+    #[serde(default, borrow)]
+    namespace: Text<'a>,
+    #[serde(default, borrow)]
+    generate_name: Text<'a>,
+    #[serde(default, borrow)]
+    labels: Option<Labels<'a>>,
+}
+
+/// The labels `component::by_label` reads.
+#[derive(Debug, Default, Deserialize)]
+struct Labels<'a> {
+    #[serde(default, borrow)]
+    component: Text<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec<'a> {
+    #[serde(default, borrow)]
+    containers: Option<Vec<Container<'a>>>,
+    #[serde(default, borrow)]
+    template: Option<Box<Template<'a>>>,
+    #[serde(default, borrow)]
+    job_template: Option<Box<JobTemplate<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Template<'a> {
+    #[serde(default, borrow)]
+    metadata: Option<Meta<'a>>,
+    #[serde(default, borrow)]
+    spec: Option<Spec<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JobTemplate<'a> {
+    #[serde(default, borrow)]
+    spec: Option<Spec<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Container<'a> {
+    #[serde(default, borrow)]
+    image: Text<'a>,
+    #[serde(default, borrow)]
+    command: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    args: Option<Vec<Cow<'a, str>>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for LeanObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapOnly<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MapOnly<'a> {
+            type Value = LeanObject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Kubernetes object (a JSON mapping)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let fields = Fields::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(LeanObject { fields })
+            }
+        }
+        d.deserialize_map(MapOnly(std::marker::PhantomData))
+    }
+}
+
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+impl Container<'_> {
+    /// A superset of `component::recognize`: every way it finds a component goes through an
+    /// image, a first word or a `component` label naming `kube…`/`hyperkube…`, or a shell line.
+    fn may_run_component(&self, labelled: bool) -> bool {
+        let first = self
+            .command
+            .iter()
+            .chain(self.args.iter())
+            .flatten()
+            .next()
+            .map(|w| w.as_ref());
+        first.is_some_and(|w| names_kube(w) || SHELLS.contains(&basename(w)))
+            || self.image.as_deref().is_some_and(names_kube)
+            || labelled
+    }
+}
+
+fn names_kube(s: &str) -> bool {
+    s.contains("kube")
+}
+
+impl Meta<'_> {
+    fn labelled(&self) -> bool {
+        self.labels
+            .as_ref()
+            .and_then(|l| l.component.as_deref())
+            .is_some_and(names_kube)
+    }
+}
+
+/// The pod specs `subjects::pod_spec_pointer` may point at, with the metadata beside them.
+fn pod_specs<'s, 'a>(f: &'s Fields<'a>) -> Vec<(Option<&'s Meta<'a>>, &'s Spec<'a>)> {
+    let template = |t: &'s Template<'a>| t.spec.as_ref().map(|s| (t.metadata.as_ref(), s));
+    let spec = f.spec.as_ref();
+    [
+        spec.map(|s| (None, s)),
+        spec.and_then(|s| s.template.as_deref()).and_then(template),
+        spec.and_then(|s| s.job_template.as_deref())
+            .and_then(|j| j.spec.as_ref())
+            .and_then(|s| s.template.as_deref())
+            .and_then(template),
+        f.template.as_ref().and_then(template),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+impl LeanObject<'_> {
+    pub fn kind(&self) -> Option<&str> {
+        self.fields.kind.as_deref()
+    }
+
+    fn metadata(&self) -> Option<&Meta<'_>> {
+        self.fields.metadata.as_ref()
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.metadata()?.name.as_deref()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.metadata()?.namespace.as_deref()
+    }
+
+    pub fn generate_name(&self) -> Option<&str> {
+        self.metadata()?.generate_name.as_deref()
+    }
+
+    /// `false` only when `read::extract` surely finds no subject in the object.
+    pub fn may_be_relevant(&self) -> bool {
+        let kind = self.kind().unwrap_or("");
+        match kind {
+            // Talos and k3s documents carry no kind; the full reader decides.
+            "" | "KubeletConfiguration" | "ClusterConfiguration" => true,
+            k if DECLARED_KINDS.contains(&k) => true,
+            "ConfigMap" => {
+                self.namespace().is_none_or(|ns| ns == "kube-system")
+                    && self
+                        .name()
+                        .is_some_and(|n| is_kubelet_config_map_name(n) || n == "kubeadm-config")
+            }
+            k if pod_spec_pointer(k).is_some() => {
+                let specs = pod_specs(&self.fields);
+                // `by_label` reads the template's labels, else the object's: either may name it.
+                let labelled = self.fields.metadata.as_ref().is_some_and(Meta::labelled)
+                    || specs.iter().any(|(m, _)| m.is_some_and(Meta::labelled));
+                specs.iter().any(|(_, s)| {
+                    s.containers
+                        .iter()
+                        .flatten()
+                        .any(|c| c.may_run_component(labelled))
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "relevance_tests.rs"]
+mod tests;

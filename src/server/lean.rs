@@ -1,0 +1,163 @@
+//! The first, lean pass over an AdmissionReview body: most requests a webhook sees are for objects
+//! it has nothing to say about, and for those the object is not built at all.
+//!
+//! One borrowed pass reads the envelope and the object's few relevant fields
+//! (`engine::read::relevance`), skipping everything else (a 1 MiB ConfigMap's data is scanned, never
+//! copied or built). When the object surely holds nothing for the engine, the request carries a
+//! stub with only the object's identity (what messages and logs name). In every other case —
+//! a relevant or unusual object, or anything `parse_review` would reject or word differently — this
+//! returns `None` and the full parse runs as before, so answers and errors do not change; the
+//! engine and the patch always see the object built from the body exactly as received
+//! (DESIGN.md section 3).
+
+use super::admission::{AdmissionRequest, ApiVersion, GroupVersionKind, V1, V1BETA1};
+use crate::engine::read::pruned;
+use crate::engine::read::relevance::LeanObject;
+use crate::engine::read::subjects::pod_spec_pointer;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review<'a> {
+    #[serde(borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    request: Request<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    uid: String,
+    #[serde(default)]
+    kind: Option<GroupVersionKind>,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(borrow)]
+    object: LeanObject<'a>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+/// What the lean pass found.
+pub(super) enum FirstPass {
+    /// The object surely holds nothing for the engine: the review, with a stub object.
+    NotRelevant(ApiVersion, AdmissionRequest),
+    /// A Pod or workload that may run a component: build only what the engine reads.
+    Pod(ApiVersion),
+    /// Anything else: the full parse.
+    Full,
+}
+
+pub(super) fn first_pass(body: &[u8]) -> FirstPass {
+    let Ok(review) = serde_json::from_slice::<Review<'_>>(body) else {
+        return FirstPass::Full;
+    };
+    let api_version = match review.api_version.as_ref() {
+        V1 => ApiVersion::V1,
+        V1BETA1 => ApiVersion::V1beta1,
+        _ => return FirstPass::Full,
+    };
+    let r = review.request;
+    if review.kind != "AdmissionReview" || r.uid.is_empty() {
+        return FirstPass::Full;
+    }
+    if r.object.may_be_relevant() {
+        let pod = r
+            .object
+            .kind()
+            .is_some_and(|k| pod_spec_pointer(k).is_some());
+        return if pod {
+            FirstPass::Pod(api_version)
+        } else {
+            FirstPass::Full
+        };
+    }
+    let object = stub(&r.object);
+    FirstPass::NotRelevant(
+        api_version,
+        AdmissionRequest {
+            uid: Some(r.uid),
+            kind: r.kind,
+            sub_resource: r.sub_resource,
+            name: r.name,
+            namespace: r.namespace,
+            operation: r.operation,
+            object: Some(object),
+            dry_run: r.dry_run,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct PodReview {
+    request: PodRequest,
+}
+
+/// The request as `AdmissionRequest`, with the object pruned (`engine::read::pruned`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodRequest {
+    uid: String,
+    #[serde(default)]
+    kind: Option<GroupVersionKind>,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(deserialize_with = "pruned::pod_object")]
+    object: Value,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+/// A Pod or workload's request with only what the engine reads of the object (`None`: take the
+/// full parse). The envelope was checked by [`first_pass`].
+pub(super) fn pod_request(body: &[u8]) -> Option<AdmissionRequest> {
+    let r = serde_json::from_slice::<PodReview>(body).ok()?.request;
+    Some(AdmissionRequest {
+        uid: Some(r.uid),
+        kind: r.kind,
+        sub_resource: r.sub_resource,
+        name: r.name,
+        namespace: r.namespace,
+        operation: r.operation,
+        object: Some(r.object),
+        dry_run: r.dry_run,
+    })
+}
+
+/// The object's identity alone: the engine finds nothing in it, as in the whole object.
+fn stub(o: &LeanObject<'_>) -> Value {
+    let text = |s: &str| Value::String(s.to_string());
+    let mut metadata = Map::new();
+    for (key, value) in [
+        ("name", o.name()),
+        ("namespace", o.namespace()),
+        ("generateName", o.generate_name()),
+    ] {
+        if let Some(v) = value {
+            metadata.insert(key.into(), text(v));
+        }
+    }
+    let mut out = Map::new();
+    if let Some(kind) = o.kind() {
+        out.insert("kind".into(), text(kind));
+    }
+    out.insert("metadata".into(), Value::Object(metadata));
+    Value::Object(out)
+}

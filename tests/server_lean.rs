@@ -1,0 +1,260 @@
+//! Issue 14's request-path tests: a huge unrelated field does not change the answer for a
+//! relevant object, an irrelevant object is answered without being built, and the lean first
+//! pass (src/server/lean.rs) answers exactly as the full parse does on every fixture.
+
+#[path = "support/skip.rs"]
+mod skip;
+
+use axum::body::{Body, Bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::server::admission::{parse_review, parse_review_built, render};
+use kubelet_tls_guard::server::decide::{Endpoint, decide};
+use kubelet_tls_guard::server::http::{AppState, router};
+use kubelet_tls_guard::server::metrics::Metrics;
+use kubelet_tls_guard::server::pool::DecisionPool;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+fn app(policy: &str) -> axum::Router {
+    let policy = Policy::from_yaml(policy, "test").expect("test policy parses");
+    router(Arc::new(AppState {
+        policy: Arc::new(policy),
+        metrics: Arc::new(Metrics::new()),
+        body_limit: 8 * 1024 * 1024,
+        body_timeout: Duration::from_secs(10),
+        pool: DecisionPool::new(2, Duration::from_secs(20)),
+    }))
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/admission/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("read fixture")).expect("JSON")
+}
+
+/// The kube-apiserver Pod fixture without `--kubelet-certificate-authority` (denied, patched).
+fn violating_pod() -> Value {
+    let mut v = fixture("kube-apiserver.pod.json");
+    let args = v
+        .pointer_mut("/request/object/spec/containers/0/command")
+        .and_then(Value::as_array_mut)
+        .expect("command");
+    let before = args.len();
+    args.retain(|a| {
+        !a.as_str()
+            .is_some_and(|s| s.starts_with("--kubelet-certificate-authority"))
+    });
+    assert_eq!(args.len(), before - 1, "the fixture sets the CA flag once");
+    v
+}
+
+async fn call(app: axum::Router, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let resp = app.oneshot(req).await.expect("the router never fails");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, body)
+}
+
+fn json(body: &Bytes) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test]
+async fn a_relevant_pod_with_a_2_mib_annotation_is_answered_as_without_it() {
+    let small = violating_pod();
+    let mut big = small.clone();
+    big["request"]["object"]["metadata"]["annotations"]["example.com/blob"] =
+        json!("x".repeat(2 << 20));
+    let big_body = serde_json::to_vec(&big).expect("serialise");
+    assert!(big_body.len() > 2 << 20);
+    for (path, mode) in [
+        ("/validate", "mode: enforce\n"),
+        ("/mutate", "mode: enforce\n"),
+        ("/validate", ""),
+    ] {
+        let (s1, a1) = call(app(mode), path, serde_json::to_vec(&small).expect("ser")).await;
+        let (s2, a2) = call(app(mode), path, big_body.clone()).await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{path} {mode}");
+        let (a1, a2) = (json(&a1), json(&a2));
+        assert_eq!(a1, a2, "{path} {mode:?}: the annotation changed the answer");
+        let response = &a1["response"];
+        if path == "/mutate" {
+            // The patch adds the CA flag to the object as received, annotation and all.
+            let patch = base64::engine::general_purpose::STANDARD
+                .decode(response["patch"].as_str().expect("a patch"))
+                .expect("base64");
+            let patch: json_patch::Patch = serde_json::from_slice(&patch).expect("JSON Patch");
+            let mut object = big["request"]["object"].clone();
+            json_patch::patch(&mut object, &patch).expect("the patch applies");
+            let command = object["spec"]["containers"][0]["command"].to_string();
+            assert!(
+                command.contains("--kubelet-certificate-authority="),
+                "{command}"
+            );
+            assert_eq!(
+                object["metadata"]["annotations"]["example.com/blob"]
+                    .as_str()
+                    .map(str::len),
+                Some(2 << 20)
+            );
+        } else if mode.contains("enforce") {
+            assert_eq!(response["allowed"], false, "{response}");
+        } else {
+            assert_eq!(response["allowed"], true, "{response}");
+            assert!(
+                response["warnings"]
+                    .to_string()
+                    .contains("apiserver-kubelet-ca")
+            );
+        }
+    }
+}
+
+/// JSON nested deeper than serde_json builds (128 levels), where the engine never looks.
+fn deep() -> Value {
+    let mut v = json!([]);
+    for _ in 0..1000 {
+        v = json!([v]);
+    }
+    v
+}
+
+fn review(object: Value) -> Vec<u8> {
+    let kind = object["kind"].clone();
+    // serde_json's serialiser has no depth limit.
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "u-1",
+            "kind": {"group": "", "version": "v1", "kind": kind},
+            "operation": "CREATE",
+            "object": object,
+        }
+    }))
+    .expect("serialise")
+}
+
+#[tokio::test]
+async fn an_irrelevant_object_is_answered_without_being_built() {
+    let blob = deep();
+    let irrelevant = [
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "app-settings", "namespace": "default"},
+               "data": {"settings": "x"}, "extra": blob}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "kubelet-config", "namespace": "default"}, "extra": blob}),
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "kubeadm-config", "namespace": "kube-system"}, "extra": blob}),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+               "spec": {"containers": [{"name": "web", "image": "nginx"}], "extra": blob}}),
+    ];
+    for object in irrelevant {
+        for path in ["/validate", "/mutate"] {
+            let (status, body) = call(app("mode: enforce\n"), path, review(object.clone())).await;
+            let text = String::from_utf8_lossy(&body).into_owned();
+            assert_eq!(status, StatusCode::OK, "{path} {}: {text}", object["kind"]);
+            let v = json(&body);
+            assert_eq!(v["response"]["uid"], "u-1");
+            assert_eq!(v["response"]["allowed"], true, "{v}");
+            assert!(v["response"].get("warnings").is_none(), "{v}");
+            assert!(v["response"].get("patch").is_none(), "{v}");
+        }
+    }
+    // The control: where the engine must read the object, the same nesting is built, and refused.
+    let relevant = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
+        "data": {"kubelet": "kind: KubeletConfiguration\n"}, "extra": blob});
+    let (status, body) = call(app("mode: enforce\n"), "/validate", review(relevant)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(String::from_utf8_lossy(&body).contains("recursion limit"));
+}
+
+/// Request bytes to response bytes, through the lean first pass and through the full parse.
+fn answers(body: &[u8], endpoint: Endpoint, policy: &Policy) -> [Result<Value, String>; 2] {
+    [parse_review(body), parse_review_built(body)].map(|parsed| {
+        let review = parsed.map_err(|e| e.to_string())?;
+        let out = decide(endpoint, &review.request, policy);
+        let bytes = render(review.api_version, review.request.uid(), &out.response)
+            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        Ok(json!({"answer": v, "decision": out.decision.as_str(), "skipped": out.skipped}))
+    })
+}
+
+#[test]
+fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
+    let mut bodies: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/admission")];
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/admission-reviews");
+    if corpus.is_dir() {
+        dirs.push(corpus);
+    } else {
+        skip::skip("../shared/corpus/admission-reviews is absent; fixtures only");
+    }
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let body = std::fs::read(&path).expect("read");
+                bodies.push((path.display().to_string(), body));
+            }
+        }
+    }
+    // Each fixture's object also renamed, moved and re-kinded, so both answers get exercised.
+    let mut variants = Vec::new();
+    for (name, body) in &bodies {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            continue;
+        };
+        if v.pointer("/request/object").is_none_or(|o| !o.is_object()) {
+            continue;
+        }
+        for (field, value) in [
+            ("/request/object/metadata/namespace", json!("default")),
+            ("/request/object/metadata/name", json!("kubeadm-config")),
+            ("/request/object/kind", json!("ConfigMap")),
+            ("/request/object/kind", json!("Secret")),
+        ] {
+            let mut w = v.clone();
+            if let Some(slot) = w.pointer_mut(field) {
+                *slot = value.clone();
+                variants.push((
+                    format!("{name} {field}={value}"),
+                    w.to_string().into_bytes(),
+                ));
+            }
+        }
+    }
+    bodies.extend(variants);
+    assert!(bodies.len() > 20, "{} bodies", bodies.len());
+    for policy in ["", "mode: enforce\n"] {
+        let policy = Policy::from_yaml(policy, "test").expect("policy");
+        for (name, body) in &bodies {
+            for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+                let [lean, full] = answers(body, endpoint, &policy);
+                assert_eq!(lean, full, "{name} {endpoint:?}");
+            }
+        }
+    }
+}
