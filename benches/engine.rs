@@ -3,12 +3,16 @@
 //! unrelated Pod, and a 1 MiB unrelated ConfigMap turned away by kind/name without parsing its
 //! data. Run: `cargo bench --bench engine`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use kubelet_tls_guard::engine::policy::{Mode, Policy};
 use kubelet_tls_guard::server::admission::{parse_review, render};
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
 use serde_json::{Value, json};
 use std::hint::black_box;
+
+// The binary's allocator (src/main.rs), so that these figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -141,7 +145,9 @@ fn cases() -> Vec<(&'static str, Endpoint, Vec<u8>)> {
     ]
 }
 
-/// Request bytes to response bytes, as the handler does it.
+/// Request bytes to response bytes, as the handler does it. Not inlined: callgrind can then
+/// count it alone (`--toggle-collect=*answer*`).
+#[inline(never)]
 fn answer(endpoint: Endpoint, body: &[u8], policy: &Policy) -> usize {
     let Ok(review) = parse_review(body) else {
         return 0;
@@ -166,5 +172,34 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `ENGINE_LOOP=<case substring>:<n>`: answer the matching cases n times and exit, without
+/// criterion, so that `valgrind --tool=callgrind` counts instructions of the request path alone
+/// (divide by n; the one-off setup is the same for every n).
+fn profile_loop(spec: &str) {
+    let (filter, n) = spec.rsplit_once(':').unwrap_or((spec, "1000"));
+    let n: usize = n.parse().unwrap_or(1000);
+    let policy = Policy {
+        mode: Mode::Enforce,
+        ..Policy::default()
+    };
+    for (name, endpoint, body) in cases() {
+        if name.contains(filter) {
+            let mut total = 0;
+            for _ in 0..n {
+                total += answer(endpoint, black_box(&body), &policy);
+            }
+            println!("{name}: {n} answers, {total} bytes");
+        }
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("ENGINE_LOOP") {
+        profile_loop(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
