@@ -164,7 +164,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         FirstPass::NotRelevant(api_version, request) => {
             return Ok(AdmissionReview {
                 api_version,
-                request,
+                request: *request,
                 not_relevant: true,
             });
         }

@@ -52,7 +52,7 @@ struct Request<'a> {
 /// What the lean pass found.
 pub(super) enum FirstPass {
     /// The object surely holds nothing for the engine: the review, with a stub object.
-    NotRelevant(ApiVersion, AdmissionRequest),
+    NotRelevant(ApiVersion, Box<AdmissionRequest>),
     /// A Pod or workload that may run a component: build only what the engine reads.
     Pod(ApiVersion),
     /// Anything else: the full parse.
@@ -86,7 +86,7 @@ pub(super) fn first_pass(body: &[u8]) -> FirstPass {
     let object = stub(&r.object);
     FirstPass::NotRelevant(
         api_version,
-        AdmissionRequest {
+        Box::new(AdmissionRequest {
             uid: Some(r.uid),
             kind: r.kind,
             sub_resource: r.sub_resource,
@@ -95,7 +95,7 @@ pub(super) fn first_pass(body: &[u8]) -> FirstPass {
             operation: r.operation,
             object: Some(object),
             dry_run: r.dry_run,
-        },
+        }),
     )
 }
 
