@@ -50,7 +50,8 @@ pub fn check_depth(text: &str) -> Result<(), String> {
 
 /// An upper bound on the nesting depth of any YAML text, from one pass over its bytes.
 ///
-/// Flow collections open with `[` or `{`, so their depth is at most the number of those. In a
+/// Flow collections open with `[` or `{` (a `[` may also open a single-pair mapping, `[a: b]`), so
+/// their depth is at most twice the number of `[` plus the number of `{`. In a
 /// chain of nested block collections each starts at a column no smaller than its parent's, and
 /// equal only for a sequence in a mapping (`key:` then `- item` below it), so the chain is at
 /// most 2 × (largest start column + 1) long. A block collection starts at the line's first key
@@ -68,7 +69,15 @@ fn depth_bound(text: &str) -> usize {
             .take_while(|b| matches!(b, b' ' | b'\t' | b'-' | b'?' | b':'))
             .count();
         widest = widest.max(lead);
-        flow += line.iter().filter(|b| matches!(b, b'[' | b'{')).count();
+        flow += line
+            .iter()
+            .map(|b| match b {
+                // `[a: b]` opens a sequence and, inside it, a single-pair mapping.
+                b'[' => 2,
+                b'{' => 1,
+                _ => 0,
+            })
+            .sum::<usize>();
     }
     flow.saturating_add(2 * (widest + 1))
 }
@@ -137,6 +146,7 @@ mod tests {
             (0..40)
                 .map(|i| format!("{}k{i}:\r", " ".repeat(i)))
                 .collect(),
+            format!("a: {}x{}\n", "[k: ".repeat(30), "]".repeat(30)),
         ];
         for text in texts {
             let mut depth = 0usize;

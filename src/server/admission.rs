@@ -143,8 +143,19 @@ struct RawReview {
 pub struct AdmissionReview {
     pub api_version: ApiVersion,
     pub request: AdmissionRequest,
-    /// The object surely holds nothing for the engine and was not built (lean.rs).
-    pub not_relevant: bool,
+    /// How much of the object was built (lean.rs).
+    pub built: Built,
+}
+
+/// How much of `request.object` a parse built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built {
+    /// Its identity only: the object surely holds nothing for the engine.
+    Identity,
+    /// A Pod or workload, with only the members the engine reads (linear work, no YAML).
+    PodMembers,
+    /// All of it.
+    Whole,
 }
 
 /// Why a body is not an AdmissionReview we can answer (HTTP 400; the message is one line).
@@ -165,7 +176,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
             return Ok(AdmissionReview {
                 api_version,
                 request: *request,
-                not_relevant: true,
+                built: Built::Identity,
             });
         }
         FirstPass::Pod(api_version) => {
@@ -173,7 +184,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
                 return Ok(AdmissionReview {
                     api_version,
                     request,
-                    not_relevant: false,
+                    built: Built::PodMembers,
                 });
             }
         }
@@ -226,7 +237,7 @@ pub fn parse_review_built(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     Ok(AdmissionReview {
         api_version,
         request,
-        not_relevant: false,
+        built: Built::Whole,
     })
 }
 

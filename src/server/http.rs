@@ -1,7 +1,7 @@
 //! `POST /validate` and `POST /mutate`: read the body within limits, parse once, decide (in the
 //! [`DecisionPool`]), answer, record the metrics and one log line.
 
-use super::admission::{self, parse_review};
+use super::admission::{self, Built, parse_review};
 use super::body::{self, BodyError};
 use super::decide::{Endpoint, Outcome, decide, kind_label};
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
@@ -201,7 +201,8 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     let received = tokio::time::Instant::now();
     // Parsing is linear in the (limited) body, but megabytes of it still belong off the workers;
     // a typical body parses in microseconds, less than the hand-off to another thread costs.
-    let parsed = if body.len() <= INLINE_PARSE_LIMIT {
+    let small = body.len() <= INLINE_PARSE_LIMIT;
+    let parsed = if small {
         Ok(parse_review(&body))
     } else {
         tokio::task::spawn_blocking(move || parse_review(&body)).await
@@ -219,8 +220,15 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         let bytes = admission::render(api_version, review.request.uid(), &outcome.response);
         (outcome, bytes)
     };
-    // An object that was not built needs no evaluation: its answer is a constant, made inline.
-    let decided = if review.not_relevant {
+    // An object that was not built needs no evaluation, and a small pod's takes microseconds
+    // (JSON only, linear): both are answered inline, saving two thread hand-offs. Whatever may
+    // parse YAML or is large goes to the bounded pool with its deadline.
+    let inline = match review.built {
+        Built::Identity => true,
+        Built::PodMembers => small,
+        Built::Whole => false,
+    };
+    let decided = if inline {
         Ok(answer())
     } else {
         s.pool.run_from(received, answer).await
