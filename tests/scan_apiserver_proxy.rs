@@ -1,8 +1,8 @@
 //! `scan --kubelet-access proxy` through the real kube-apiserver's node proxy: the API server
 //! dials the fake kubelet with its client certificate and verifies it against
 //! `--kubelet-certificate-authority`. kube-apiserver refuses to proxy to loopback addresses
-//! ("address not allowed"), so this needs a local non-loopback address the fake kubelets may
-//! bind, given as KTG_PROXYABLE_IP (e.g. one added to `lo` for the run).
+//! ("address not allowed"), so the fake kubelets bind one of this machine's own non-loopback
+//! addresses (traffic to it never leaves the host). KTG_PROXYABLE_IP overrides the choice.
 
 mod common;
 
@@ -10,12 +10,56 @@ use common::apiserver;
 use common::fake_kubelet::{self as fk, Behaviour, Cert, TestCa};
 use common::scan_support::{self as ss, message_of, status_of};
 use serde_json::json;
+use std::net::{IpAddr, TcpListener, UdpSocket};
+
+/// An address of this host the API server will proxy to: not loopback, link-local or
+/// unspecified, and bindable here.
+fn proxyable_ip() -> Option<String> {
+    if let Ok(ip) = std::env::var("KTG_PROXYABLE_IP") {
+        return Some(ip);
+    }
+    let usable = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_link_local() || v4.is_unspecified()),
+        IpAddr::V6(_) => false,
+    } && TcpListener::bind((ip, 0)).is_ok();
+    // The source address the kernel would pick for an outside destination; a connected UDP
+    // socket sends nothing.
+    let routed = UdpSocket::bind("0.0.0.0:0")
+        .and_then(|u| u.connect("192.0.2.1:9").map(|_| u))
+        .and_then(|u| u.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| usable(*ip));
+    if let Some(ip) = routed {
+        return Some(ip.to_string());
+    }
+    // No route out: any global address `ip` lists, or, as root, one from TEST-NET-2 on `lo`.
+    let listed = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let found = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next())
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
+        .filter(|ip| usable(*ip));
+    if let Some(ip) = found {
+        return Some(ip.to_string());
+    }
+    let added = std::process::Command::new("ip")
+        .args(["addr", "add", "198.51.100.77/32", "dev", "lo"])
+        .status()
+        .is_ok_and(|s| s.success());
+    added.then(|| "198.51.100.77".to_string())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs KTG_PROXYABLE_IP: kube-apiserver does not proxy to loopback kubelets"]
 async fn proxy_mode_reads_configz_through_the_real_node_proxy() {
-    let Ok(ip) = std::env::var("KTG_PROXYABLE_IP") else {
-        common::skip::skip("KTG_PROXYABLE_IP is not set");
+    let Some(ip) = proxyable_ip() else {
+        common::skip::skip("no non-loopback address on this host for the node proxy to reach");
         return;
     };
     let Some(s) = tokio::task::block_in_place(apiserver::shared) else {
