@@ -118,7 +118,7 @@ fn once_decides_5000_csrs_over_5000_nodes() {
             "approve-csrs",
             "--once",
             "--concurrency",
-            "16",
+            &concurrency,
             "--kubeconfig",
         ])
         .arg(&kc)
