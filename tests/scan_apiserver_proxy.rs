@@ -144,3 +144,93 @@ async fn proxy_mode_reads_configz_through_the_real_node_proxy() {
     );
     assert!(bad.requested().is_empty());
 }
+
+/// `direct` dials the Node address the API server would: `--kubelet-preferred-address-types`
+/// picks it. The kubelet listens only at the InternalIP; the ExternalIP is a closed loopback
+/// address, so the chosen address shows in the verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_dials_the_preferred_address_type() {
+    let Some(s) = tokio::task::block_in_place(apiserver::shared) else {
+        return;
+    };
+    let (ca_cert, ca_key) = s.kubelet_ca_pem();
+    let ca = TestCa::from_pem(&ca_cert, &ca_key);
+    let kubelet = fk::start(
+        "addr-a",
+        &fk::pair_for(&ca, "addr-a", Cert::CaSigned),
+        Behaviour::Serve {
+            configz: fk::configz(Some(true), Some(true)),
+            metrics: fk::metrics(true),
+        },
+    )
+    .await;
+    let port = kubelet.port();
+    tokio::task::block_in_place(|| {
+        s.apply_yaml(
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "addr-a"}})
+                .to_string(),
+        )
+        .expect("node");
+        let status = json!({"status": {"addresses": [
+                                {"type": "ExternalIP", "address": "127.0.0.2"},
+                                {"type": "InternalIP", "address": "127.0.0.1"}],
+                            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
+        let out = s.kubectl(&[
+            "patch",
+            "node",
+            "addr-a",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca_cert}});
+        s.apply_yaml(&cm.to_string()).expect("root ca");
+    });
+    const RULE: &str = "kubelet-serving-cert-verified";
+    // The default (kubeadm's order) puts InternalIP first.
+    let (run, _) = ss::run(ss::args(&s.admin_kubeconfig, "json", "5s", &[])).await;
+    let report = run.json();
+    assert_eq!(
+        status_of(&report, "node/addr-a", RULE),
+        "pass",
+        "{}",
+        message_of(&report, "node/addr-a", RULE)
+    );
+    let served = kubelet.requested().len();
+    assert!(served > 0, "the kubelet was dialled");
+    // An API server that prefers ExternalIP reaches the closed address: so does the scan.
+    let (run, _) = ss::run(ss::args(
+        &s.admin_kubeconfig,
+        "json",
+        "5s",
+        &["--kubelet-preferred-address-types", "ExternalIP,InternalIP"],
+    ))
+    .await;
+    let report = run.json();
+    let status = status_of(&report, "node/addr-a", RULE);
+    let message = message_of(&report, "node/addr-a", RULE);
+    assert_ne!(status, "pass", "{message}");
+    assert!(message.contains("127.0.0.2"), "{message}");
+    assert_eq!(kubelet.requested().len(), served, "not dialled this time");
+    // A type the API server does not know is a usage error.
+    let (bad, _) = ss::run(ss::args(
+        &s.admin_kubeconfig,
+        "json",
+        "5s",
+        &["--kubelet-preferred-address-types", "InternalIp"],
+    ))
+    .await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("unknown address type"),
+        "{}",
+        bad.stderr
+    );
+}
