@@ -130,7 +130,9 @@ fn k3s_reads_drop_ins_without_a_main_file() {
 
 #[test]
 fn k3s_later_list_replaces_and_plus_appends() {
-    let rows: Vec<(&str, Vec<(&str, &str)>, Vec<Row>)> = vec![
+    // (label, files, expected verdicts)
+    type Case = (&'static str, Vec<(&'static str, &'static str)>, Vec<Row>);
+    let rows: Vec<Case> = vec![
         (
             // The drop-in's list replaces the main file's: the gate=false is gone.
             "replace",

@@ -182,7 +182,13 @@ fn args(defaults: &[(&str, &str)], items: &[&str]) -> Vec<String> {
 
 #[test]
 fn component_args_follow_k3s_getargs() {
-    let rows: Vec<(&[(&str, &str)], &[&str], &[&str])> = vec![
+    // (the distribution's flags, the items, what the component receives)
+    type Row = (
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let rows: Vec<Row> = vec![
         // No items: the distribution's flags, sorted by name.
         (
             &[CA, ("b", "1")],
