@@ -56,6 +56,40 @@ fn proxyable_ip() -> Option<String> {
     added.then(|| "198.51.100.77".to_string())
 }
 
+/// Create Node `name` whose kubelet listens at `port` on `addresses` (Node address objects), and
+/// the cluster CA ConfigMap the scan verifies kubelets against.
+fn node_at(
+    s: &apiserver::ApiServer,
+    name: &str,
+    addresses: serde_json::Value,
+    port: u16,
+    ca: &str,
+) {
+    s.apply_yaml(
+        &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}).to_string(),
+    )
+    .expect("node");
+    let status = json!({"status": {"addresses": addresses,
+                        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
+    let out = s.kubectl(&[
+        "patch",
+        "node",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca}});
+    s.apply_yaml(&cm.to_string()).expect("root ca");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_mode_reads_configz_through_the_real_node_proxy() {
     let Some(ip) = proxyable_ip() else {
@@ -87,31 +121,9 @@ async fn proxy_mode_reads_configz_through_the_real_node_proxy() {
     .await;
     tokio::task::block_in_place(|| {
         for (name, port) in [("px-a", good.port()), ("px-b", bad.port())] {
-            s.apply_yaml(
-                &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
-                    .to_string(),
-            )
-            .expect("node");
-            let status = json!({"status": {"addresses": [{"type": "InternalIP", "address": ip}],
-                                "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
-            let out = s.kubectl(&[
-                "patch",
-                "node",
-                name,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                &status.to_string(),
-            ]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let addresses = json!([{"type": "InternalIP", "address": ip}]);
+            node_at(s, name, addresses, port, &ca_cert);
         }
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca_cert}});
-        s.apply_yaml(&cm.to_string()).expect("root ca");
     });
     let (run, _) = ss::run(ss::args(
         &s.admin_kubeconfig,
@@ -165,34 +177,9 @@ async fn direct_mode_dials_the_preferred_address_type() {
     )
     .await;
     let port = kubelet.port();
-    tokio::task::block_in_place(|| {
-        s.apply_yaml(
-            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "addr-a"}})
-                .to_string(),
-        )
-        .expect("node");
-        let status = json!({"status": {"addresses": [
-                                {"type": "ExternalIP", "address": "127.0.0.2"},
-                                {"type": "InternalIP", "address": "127.0.0.1"}],
-                            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
-        let out = s.kubectl(&[
-            "patch",
-            "node",
-            "addr-a",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca_cert}});
-        s.apply_yaml(&cm.to_string()).expect("root ca");
-    });
+    let addresses = json!([{"type": "ExternalIP", "address": "127.0.0.2"},
+                           {"type": "InternalIP", "address": "127.0.0.1"}]);
+    tokio::task::block_in_place(|| node_at(s, "addr-a", addresses, port, &ca_cert));
     const RULE: &str = "kubelet-serving-cert-verified";
     // The default (kubeadm's order) puts InternalIP first.
     let (run, _) = ss::run(ss::args(&s.admin_kubeconfig, "json", "5s", &[])).await;
