@@ -85,9 +85,14 @@ fn node_at(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca}});
-    s.apply_yaml(&cm.to_string()).expect("root ca");
+    // Once per binary: the tests run in parallel, and two concurrent `kubectl apply`s of a new
+    // object race to create it.
+    static ROOT_CA: std::sync::Once = std::sync::Once::new();
+    ROOT_CA.call_once(|| {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "namespace": "kube-system"}, "data": {"ca.crt": ca}});
+        s.apply_yaml(&cm.to_string()).expect("root ca");
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
