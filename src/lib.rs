@@ -21,6 +21,7 @@ pub mod engine;
 pub mod fsio;
 pub mod install;
 pub mod node;
+pub mod ops;
 pub mod report;
 pub mod server;
 pub mod yaml;

@@ -1,9 +1,10 @@
-//! Scale, against the real kube-apiserver (opt-in: `cargo test --test approve_scale -- --ignored
-//! --nocapture`; set KTG_APPROVER_BIN=target/release/kubelet-tls-guard to measure a release
-//! build): 5,000 Nodes and 5,000 pending kubelet-serving CSRs, each created as its node
-//! (impersonated, so spec.username is `system:node:NAME`), 1 in 10 naming a neighbour's IP. One
-//! `approve-csrs --once` as the shipped ServiceAccount must decide all of them; the run's wall
-//! time and peak RSS (from `/usr/bin/time -v` when installed) are printed.
+//! Scale, against the real kube-apiserver: N Nodes and N pending kubelet-serving CSRs, each
+//! created as its node (impersonated, so spec.username is `system:node:NAME`), 1 in 10 naming a
+//! neighbour's IP. One `approve-csrs --once` as the shipped ServiceAccount must decide all of
+//! them; the run's wall time and peak RSS (from `/usr/bin/time -v` when installed) are printed.
+//! N is 500 in the default run; the benchmark of record is
+//! `KTG_SCALE_N=5000 KTG_APPROVER_BIN=target/release/kubelet-tls-guard cargo test --release
+//! --test approve_scale -- --nocapture`.
 
 mod common;
 
@@ -16,7 +17,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 use std::time::Instant;
 
-const N: usize = 5_000;
+/// How many Nodes and CSRs (KTG_SCALE_N, default 500).
+fn n() -> usize {
+    std::env::var("KTG_SCALE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 10)
+        .unwrap_or(500)
+}
 
 fn ip(i: usize) -> String {
     format!("10.{}.{}.{}", 100 + i / 65_536, (i / 256) % 256, i % 256)
@@ -48,8 +56,9 @@ async fn post(client: &kube::Client, path: &str, body: &serde_json::Value, user:
 }
 
 #[test]
-#[ignore = "heavy: 10,000 objects in the test kube-apiserver; run with --ignored"]
-fn once_decides_5000_csrs_over_5000_nodes() {
+fn once_decides_every_csr_at_scale() {
+    #[allow(non_snake_case)]
+    let N = n();
     let Some(s) = apiserver::shared() else { return };
     let _g = lock();
     let kc = install(s);
@@ -118,7 +127,7 @@ fn once_decides_5000_csrs_over_5000_nodes() {
             "approve-csrs",
             "--once",
             "--concurrency",
-            "16",
+            &concurrency,
             "--kubeconfig",
         ])
         .arg(&kc)
@@ -157,8 +166,12 @@ fn once_decides_5000_csrs_over_5000_nodes() {
         let client = admin(&s.admin_kubeconfig).await;
         let api: kube::Api<CertificateSigningRequest> = kube::Api::all(client);
         let mut v = Vec::new();
-        for name in ["scale-00000", "scale-00009", "scale-04999"] {
-            v.push(api.get(name).await.expect("get csr"));
+        for name in [
+            "scale-00000".to_string(),
+            "scale-00009".into(),
+            format!("scale-{:05}", N - N % 10 - 1),
+        ] {
+            v.push(api.get(&name).await.expect("get csr"));
         }
         v
     });

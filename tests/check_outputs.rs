@@ -195,29 +195,53 @@ fn text_report_shows_every_verdict_of_the_json_report() {
     assert!(!run.stdout.contains('\x1b'), "colour into a pipe");
     let lines: Vec<&str> = run.stdout.lines().collect();
     let shown: Vec<&Res> = results.iter().filter(|r| r.status != "skip").collect();
-    // Per verdict: a status line naming rule and object, then its message.
+    // Per verdict: a status line naming rule and object, then its message. A rule-less error
+    // (the broken file) is one line that says why, not "ERROR - -".
+    let mut rows = 0;
     for r in &shown {
-        let rule = if r.rule.is_empty() {
-            "-"
-        } else {
-            r.rule.as_str()
-        };
+        if r.rule.is_empty() {
+            let want = format!("{} {}", r.status.to_uppercase(), r.message.trim());
+            assert!(
+                lines.iter().any(|l| l.trim() == want),
+                "no line {want:?} in\n{}",
+                run.stdout
+            );
+            rows += 1;
+            continue;
+        }
         let at = lines.iter().position(|l| {
             l.trim_start().starts_with(&r.status.to_uppercase())
-                && l.contains(rule)
+                && l.contains(&r.rule)
                 && l.contains(&r.object)
         });
         let Some(i) = at else {
             panic!("no line for {r:?} in\n{}", run.stdout);
         };
         assert_eq!(lines.get(i + 1).map(|l| l.trim()), Some(r.message.trim()));
+        rows += 2;
     }
+    assert!(
+        shown
+            .iter()
+            .any(|r| r.rule.is_empty() && r.status == "error"),
+        "the broken file gives a rule-less error"
+    );
+    assert!(!run.stdout.contains("ERROR -"), "{}", run.stdout);
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("  ")).count(),
-        2 * shown.len(),
+        rows,
         "{}",
         run.stdout
     );
+    // Said once: the text report holds the reason, so stderr does not repeat it ...
+    for r in shown.iter().filter(|r| r.status == "error") {
+        assert!(!run.stderr.contains(r.message.trim()), "{}", run.stderr);
+    }
+    // ... while a JSON report piped to a file still shows it on stderr.
+    let json = check(&["--format", "json"], &inp.dir);
+    for r in shown.iter().filter(|r| r.status == "error") {
+        assert!(json.stderr.contains(r.message.trim()), "{}", json.stderr);
+    }
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
     assert_eq!(
         lines.last().copied().unwrap_or(""),

@@ -298,7 +298,7 @@ fn talos() {
                 "apiserver-kubelet-client-cert",
                 "",
                 Pass,
-                "Talos ignores the value cluster.apiServer.extraArgs gives: remove it",
+                "Talos refuses a machine config in which cluster.apiServer.extraArgs sets it: remove it",
             ),
             (
                 "kubelet-rotate-server-cert",

@@ -156,11 +156,13 @@ fn items(pairs: &[(String, String)], dashed: bool) -> Value {
 }
 
 prop_compose! {
-    fn k3s()(a in ca(), g in gate(), g2 in gate(), kg in gate(), r in rotate(), single in any::<bool>(), plus in any::<bool>()) -> Value {
+    fn k3s()(a in ca(), g in gate(), g2 in gate(), kg in gate(), r in rotate(), single in any::<bool>(), plus in any::<bool>(),
+             // k3s `GetArgs`: `name+=` after the distribution's value, `name-=` before it.
+             sa in prop_oneof![Just(""), Just("+"), Just("-")], sg in prop_oneof![Just(""), Just("+"), Just("-")]) -> Value {
         let mut obj = json!({"write-kubeconfig-mode": "0644"});
-        let api = pairs(&[("kubelet-certificate-authority", a)]);
+        let api = pairs(&[(&format!("kubelet-certificate-authority{sa}"), a)]);
         obj["kube-apiserver-arg"] = items(&api, false);
-        obj["kube-controller-manager-arg"] = items(&pairs(&[("feature-gates", g), ("feature-gates", g2)]), false);
+        obj["kube-controller-manager-arg"] = items(&pairs(&[(&format!("feature-gates{sg}"), g), ("feature-gates", g2)]), false);
         let kubelet = pairs(&[("feature-gates", kg), ("rotate-server-certificates", r)]);
         let key = if plus { "kubelet-arg+" } else { "kubelet-arg" };
         obj[key] = if single { json!(format!("{}={}", kubelet[0].0, kubelet[0].1)) } else { items(&kubelet, false) };

@@ -145,11 +145,10 @@ async fn run_async(args: ApproveCsrsArgs) -> ExitCode {
         let app = router(health.clone(), metrics.clone());
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
+            crate::ops::serve(listener, app, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
         });
     }
     if args.once {

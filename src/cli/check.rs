@@ -59,9 +59,11 @@ pub fn run(args: CheckArgs) -> ExitCode {
 
 /// Write the report of `records` to stdout; the exit code follows from what was written.
 fn print_report(format: Format, records: &mut dyn Iterator<Item = report::Record>) -> ExitCode {
-    // One-line reasons on stderr too, so a pipeline to a file still shows what failed to read.
-    let records = records.inspect(|r| {
-        if r.status == crate::engine::rules::Status::Error {
+    // A machine-readable report piped to a file still shows on stderr what failed to read; the
+    // text report already shows it, so it is not said twice.
+    let echo = format != Format::Text;
+    let records = records.inspect(move |r| {
+        if echo && r.status == crate::engine::rules::Status::Error {
             eprintln!("error: {}", r.message);
         }
     });

@@ -67,6 +67,11 @@ pub struct ScanArgs {
     /// Per-node deadline (retries included), and the bound of each API request.
     #[arg(long, default_value = "5s", value_parser = super::serve::parse_duration)]
     pub timeout: Duration,
+    /// Node address types to dial, first found wins: set it to the API server's own
+    /// --kubelet-preferred-address-types so the scan reaches each kubelet where it does.
+    #[arg(long, value_name = "TYPES", default_value = crate::cluster::inventory::DEFAULT_PREFERRED,
+          value_parser = crate::cluster::inventory::parse_address_types)]
+    pub kubelet_preferred_address_types: crate::cluster::inventory::AddressTypes,
 }
 
 pub fn run(args: ScanArgs) -> ExitCode {
@@ -126,6 +131,7 @@ async fn scan_and_report(args: &ScanArgs, policy: &Policy) -> u8 {
         concurrency: usize::from(args.concurrency),
         timeout: args.timeout,
         progress: std::io::stderr().is_terminal(),
+        address_types: args.kubelet_preferred_address_types.0.clone(),
     };
     let outcome = scan::run(&cluster, &opts, policy).await;
     let docs = openreports::documents(&outcome.records);

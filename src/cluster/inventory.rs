@@ -15,15 +15,40 @@ use std::time::Duration;
 /// Items per list page.
 pub const PAGE: u32 = 100;
 
-/// Address types in the order the scan dials them: kubeadm's
-/// `--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname`, DNS names after.
-const PREFERRED: [&str; 5] = [
-    "InternalIP",
-    "ExternalIP",
+/// Node address types, as kube-apiserver's `--kubelet-preferred-address-types` names them.
+pub const ADDRESS_TYPES: [&str; 5] = [
     "Hostname",
     "InternalDNS",
+    "InternalIP",
     "ExternalDNS",
+    "ExternalIP",
 ];
+
+/// The order the scan dials by default: kubeadm's
+/// `--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname`, DNS names after.
+pub const DEFAULT_PREFERRED: &str = "InternalIP,ExternalIP,Hostname,InternalDNS,ExternalDNS";
+
+/// Node address types in the order they are tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressTypes(pub Vec<String>);
+
+/// Parse an address-type list as kube-apiserver takes it: known types, comma-separated, no repeats.
+pub fn parse_address_types(s: &str) -> Result<AddressTypes, String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in s.split(',').map(str::trim) {
+        if !ADDRESS_TYPES.contains(&t) {
+            return Err(format!(
+                "unknown address type {t:?} (expected a comma-separated list of {})",
+                ADDRESS_TYPES.join(", ")
+            ));
+        }
+        if out.iter().any(|o| o == t) {
+            return Err(format!("address type {t:?} is listed twice"));
+        }
+        out.push(t.to_string());
+    }
+    Ok(AddressTypes(out))
+}
 
 /// A failed API read in words: what was asked, and the RBAC that would allow it.
 pub fn describe(what: &str, rbac: &str, e: &kube::Error) -> String {
@@ -84,15 +109,16 @@ where
     }
 }
 
-/// Where the API server reaches this node's kubelet.
-pub fn endpoint(node: &Node) -> Endpoint {
+/// Where the API server reaches this node's kubelet: the first address of the `preferred` types,
+/// as kube-apiserver picks it.
+pub fn endpoint(node: &Node, preferred: &[String]) -> Endpoint {
     let name = node.metadata.name.clone().unwrap_or_default();
     let status = node.status.as_ref();
     let addresses = status
         .and_then(|s| s.addresses.as_ref())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let chosen = PREFERRED.iter().find_map(|t| {
+    let chosen = preferred.iter().find_map(|t| {
         addresses
             .iter()
             .find(|a| a.type_ == *t && !a.address.is_empty())
@@ -113,11 +139,15 @@ pub fn endpoint(node: &Node) -> Endpoint {
     }
 }
 
-pub async fn nodes(client: &kube::Client, timeout: Duration) -> Result<Vec<Endpoint>, String> {
+pub async fn nodes(
+    client: &kube::Client,
+    timeout: Duration,
+    preferred: &[String],
+) -> Result<Vec<Endpoint>, String> {
     let api: Api<Node> = Api::all(client.clone());
     let mut out = Vec::new();
     paged(&api, timeout, "list nodes", "nodes list", |page| {
-        out.extend(page.iter().map(endpoint));
+        out.extend(page.iter().map(|n| endpoint(n, preferred)));
     })
     .await?;
     out.sort_by(|a, b| a.node.cmp(&b.node));

@@ -24,6 +24,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Draw a progress bar on stderr (the caller checks it is a terminal).
     pub progress: bool,
+    /// Node address types in the order the API server uses them.
+    pub address_types: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,7 +88,7 @@ pub async fn run(cluster: &Cluster, opts: &Options, policy: &Policy) -> Outcome 
             Default::default()
         }
     };
-    let nodes = match inventory::nodes(client, t).await {
+    let nodes = match inventory::nodes(client, t, &opts.address_types).await {
         Ok(n) => n,
         Err(e) => {
             records.push(error("nodes", e));

@@ -2,7 +2,7 @@
 //! node endpoints and readiness.
 
 use super::csr;
-use super::inventory::endpoint;
+use super::inventory::{DEFAULT_PREFERRED, endpoint, parse_address_types};
 use super::kubelet::{Endpoint, Serving};
 use super::probe::{Config, NodeProbe, metrics_gate_line, parse_configz};
 use super::readiness::assess;
@@ -82,14 +82,39 @@ fn endpoint_prefers_internal_ip_and_the_daemon_port() {
                    "daemonEndpoints": {"kubeletEndpoint": {"Port": 10255}}}
     }))
     .expect("node");
-    let e = endpoint(&n);
+    let default = parse_address_types(DEFAULT_PREFERRED).expect("default").0;
+    let e = endpoint(&n, &default);
     assert_eq!(
         (e.host.as_deref(), e.port, e.address_type.as_str()),
         (Some("10.0.0.5"), 10255, "InternalIP")
     );
+    // The API server's own order decides, as `--kubelet-preferred-address-types` does there.
+    let upstream = parse_address_types("Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP")
+        .expect("upstream")
+        .0;
+    let e = endpoint(&n, &upstream);
+    assert_eq!(
+        (e.host.as_deref(), e.address_type.as_str()),
+        (Some("n"), "Hostname")
+    );
+    let only_external = parse_address_types("ExternalIP").expect("one").0;
+    assert_eq!(
+        endpoint(&n, &only_external).host.as_deref(),
+        Some("1.2.3.4")
+    );
+    let none = parse_address_types("ExternalDNS").expect("one").0;
+    assert_eq!(endpoint(&n, &none).host, None);
+    for bad in [
+        "",
+        "InternalIp",
+        "InternalIP,InternalIP",
+        "InternalIP,,Hostname",
+    ] {
+        assert!(parse_address_types(bad).is_err(), "{bad:?}");
+    }
     let bare: k8s_openapi::api::core::v1::Node =
         serde_json::from_value(json!({"metadata": {"name": "b"}})).expect("node");
-    let e = endpoint(&bare);
+    let e = endpoint(&bare, &default);
     assert_eq!((e.host, e.port), (None, 10250));
     let v6 = Endpoint {
         node: "x".into(),

@@ -82,10 +82,16 @@ fn apiserver(d: &Declared, loc: &str, policy: &Policy) -> Vec<Finding> {
                 if matches!(d.distro, Distro::Talos | Distro::Kamaji)
                     && (written(d, CERT_FLAG) || written(d, KEY_FLAG))
                 {
-                    m.push_str(&format!(
-                        "; {who} ignores the value {} gives: remove it",
-                        d.args_name
-                    ));
+                    // Talos's merge policy for these flags is "denied": it rejects the
+                    // machine config rather than ignore the entry.
+                    let args = &d.args_name;
+                    m.push_str(&if d.distro == Distro::Talos {
+                        format!(
+                            "; {who} refuses a machine config in which {args} sets it: remove it"
+                        )
+                    } else {
+                        format!("; {who} ignores the value {args} gives: remove it")
+                    });
                 }
                 f.message = m;
             }

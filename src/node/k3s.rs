@@ -1,11 +1,12 @@
-//! k3s/RKE2 configuration with drop-ins: `config.yaml`, then `config.yaml.d/*.yaml` in name
-//! order, merged as k3s does it (its docs, "Multiple Config Files"): a later value for a key
-//! replaces the earlier one, lists included; a key written with a `+` suffix appends to it
-//! instead. The merged object is judged once; a fix is written back into the file each item
-//! came from (a new item goes to the file that last wrote that key).
+//! k3s/RKE2 configuration with drop-ins: `config.yaml` (if present), then `config.yaml.d/`
+//! `*.yaml`/`*.yml` in name order, merged as k3s's code does it (`engine::read::sources::
+//! k3s_args::merge`): a later value for a key replaces the earlier one, lists included; a key
+//! written with a `+` suffix appends to it instead. The merged object is judged once; a fix is
+//! written back into the file each item came from (a new item goes to the file that last wrote
+//! that key).
 
 use crate::engine::policy::Policy;
-use crate::engine::read::sources::looks_like_k3s;
+use crate::engine::read::sources::{k3s_args, looks_like_k3s};
 use crate::engine::{self, verdict};
 use crate::node::fix::Fixed;
 use crate::node::inputs::{self, Format, Item, Parsed};
@@ -32,18 +33,27 @@ fn dropin_dir(main: &Path) -> PathBuf {
 pub fn group_of(path: &Path) -> Option<Group> {
     let parent = path.parent()?;
     let main = match parent.file_name().and_then(|n| n.to_str()) {
+        // k3s reads the drop-ins also when the main file does not exist.
         Some(dir)
-            if dir.ends_with(".d") && parent.with_file_name(&dir[..dir.len() - 2]).is_file() =>
+            if dir.ends_with(".d") && !parent.with_file_name(&dir[..dir.len() - 2]).is_dir() =>
         {
             parent.with_file_name(&dir[..dir.len() - 2])
         }
         _ => path.to_path_buf(),
     };
+    // k3s `dotDFiles`: every entry but directories whose name ends in .yaml or .yml, any case,
+    // in name order.
     let mut dropins: Vec<PathBuf> = std::fs::read_dir(dropin_dir(&main))
         .ok()?
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                n.ends_with(".yaml") || n.ends_with(".yml")
+            })
+        })
         .collect();
     dropins.sort();
     if dropins.is_empty() {
@@ -77,6 +87,8 @@ struct Provenance {
 fn read(group: &Group) -> Result<Vec<File>, String> {
     group
         .files()
+        // A missing main file is fine when drop-ins exist (k3s `readConfigFile`).
+        .filter(|p| *p != &group.main || group.main.exists())
         .map(|p| {
             let text = inputs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
             let value = if text.trim().is_empty() {
@@ -99,52 +111,13 @@ fn read(group: &Group) -> Result<Vec<File>, String> {
 }
 
 fn merge(files: &[File]) -> (Value, Provenance) {
-    let mut merged = Map::new();
-    let mut prov = Provenance::default();
-    for (f, file) in files.iter().enumerate() {
-        for (k, v) in &file.value {
-            let (base, append) = match k.strip_suffix('+') {
-                Some(b) => (b.to_string(), true),
-                None => (k.clone(), false),
-            };
-            let items: Vec<(Value, (usize, String))> = match v {
-                Value::Array(list) => list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| (x.clone(), (f, format!("/{}/{i}", esc(k)))))
-                    .collect(),
-                other => vec![(other.clone(), (f, format!("/{}", esc(k))))],
-            };
-            let previous = merged.get(&base).cloned();
-            let new = match (append, previous, v) {
-                (true, Some(Value::Array(mut old)), _) => {
-                    old.extend(items.iter().map(|(x, _)| x.clone()));
-                    prov.items
-                        .entry(base.clone())
-                        .or_default()
-                        .extend(items.into_iter().map(|(_, p)| p));
-                    Value::Array(old)
-                }
-                (true, Some(old), _) if !old.is_null() => {
-                    let mut list = vec![old];
-                    list.extend(items.iter().map(|(x, _)| x.clone()));
-                    prov.items
-                        .entry(base.clone())
-                        .or_default()
-                        .extend(items.into_iter().map(|(_, p)| p));
-                    Value::Array(list)
-                }
-                (_, _, v) => {
-                    prov.items
-                        .insert(base.clone(), items.into_iter().map(|(_, p)| p).collect());
-                    v.clone()
-                }
-            };
-            merged.insert(base.clone(), new);
-            prov.container.insert(base, (f, k.clone()));
-        }
-    }
-    (Value::Object(merged), prov)
+    let maps: Vec<&Map<String, Value>> = files.iter().map(|f| &f.value).collect();
+    let m = k3s_args::merge(&maps);
+    let prov = Provenance {
+        items: m.items,
+        container: m.container,
+    };
+    (Value::Object(m.value), prov)
 }
 
 fn esc(t: &str) -> String {

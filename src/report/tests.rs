@@ -126,7 +126,11 @@ fn text_shows_each_file_once_hides_skips_and_counts() {
     );
     assert!(!text.contains("SKIP"), "{text}");
     assert_eq!(lines[7], "/etc/my dir/#1.yaml");
-    assert!(lines[8].starts_with("  ERROR -"), "{text}");
+    // A rule-less error says why on its status line, not "ERROR - -".
+    assert_eq!(
+        lines[8], "  ERROR /etc/my dir/#1.yaml: not a regular file",
+        "{text}"
+    );
     assert_eq!(
         *lines.last().unwrap_or(&""),
         "1 pass, 1 fail, 1 warn, 1 skip, 1 error"

@@ -27,8 +27,17 @@ pub(super) fn write(
             writeln!(out, "{}", r.source)?;
             source = Some(r.source.clone());
         }
-        let rule = r.rule.map_or("-", RuleId::as_str);
         let word = paint(r.status, colour);
+        // A rule-less record (an unreadable or unparsable input) has no rule or object to name:
+        // its reason goes on the status line itself.
+        let Some(rule) = r.rule.map(RuleId::as_str) else {
+            if r.object.is_empty() || r.object == "-" {
+                writeln!(out, "  {word} {}", r.message)?;
+            } else {
+                writeln!(out, "  {word} {}: {}", r.object, r.message)?;
+            }
+            continue;
+        };
         if r.location.is_empty() {
             writeln!(out, "  {word} {rule:<width$}  {}", r.object)?;
         } else {

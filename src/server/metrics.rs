@@ -180,9 +180,6 @@ impl Metrics {
     }
 }
 
-/// Content type of [`Metrics::encode`].
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,12 +210,7 @@ pub async fn start(policy: Arc<Policy>, opts: ServerOptions) -> Result<RunningSe
     let ops_task = tokio::spawn({
         let aux_rx = aux_rx.clone();
         async move {
-            let served = axum::serve(ops_listener, ops_app)
-                .with_graceful_shutdown(stopped(aux_rx))
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "operations port failed");
-            }
+            crate::ops::serve(ops_listener, ops_app, stopped(aux_rx)).await;
         }
     });
     let reload_task = tokio::spawn(reloader.run(opts.cert_reload_interval, aux_rx));

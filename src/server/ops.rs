@@ -1,11 +1,6 @@
 //! The operations port (plain HTTP): `/healthz`, `/readyz`, `/metrics`.
 
-use super::metrics::{CONTENT_TYPE, Metrics};
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use super::metrics::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -46,29 +41,15 @@ struct OpsState {
     metrics: Arc<Metrics>,
 }
 
-pub fn router(health: Arc<Health>, metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Arc::new(OpsState { health, metrics }))
-}
-
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-async fn readyz(State(s): State<Arc<OpsState>>) -> Response {
-    match s.health.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
-        )
-            .into_response(),
+impl crate::ops::Probe for OpsState {
+    fn ready(&self) -> Result<(), &'static str> {
+        self.health.ready()
+    }
+    fn metrics(&self) -> String {
+        self.metrics.encode()
     }
 }
 
-async fn metrics_text(State(s): State<Arc<OpsState>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], s.metrics.encode()).into_response()
+pub fn router(health: Arc<Health>, metrics: Arc<Metrics>) -> axum::Router {
+    crate::ops::router(Arc::new(OpsState { health, metrics }))
 }

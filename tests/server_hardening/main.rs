@@ -3,7 +3,8 @@
 //! - decisions run off the async workers, within a deadline (`decisions`);
 //! - certificate reload reads only small regular files and only valid certificates (`reload`);
 //! - idle and silent connections, the connection limit, accept errors, SIGTERM (`connections`);
-//! - a 413 the client actually receives (`uploads`).
+//! - a 413 the client actually receives (`uploads`);
+//! - silent peers on the operations port (`ops_port`).
 
 #[path = "../server_common/mod.rs"]
 mod server_common;
@@ -11,5 +12,6 @@ use server_common::skip;
 
 mod connections;
 mod decisions;
+mod ops_port;
 mod reload;
 mod uploads;

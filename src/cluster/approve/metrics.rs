@@ -1,11 +1,6 @@
 //! Prometheus counters of the approver and its operations port (`/metrics`, `/healthz`,
 //! `/readyz`). Label values come from fixed sets (decision, check reason): bounded cardinality.
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,8 +8,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
@@ -117,27 +110,17 @@ struct Ops {
     metrics: Arc<Metrics>,
 }
 
-pub fn router(health: Arc<Health>, metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Arc::new(Ops { health, metrics }))
-}
-
-async fn readyz(State(s): State<Arc<Ops>>) -> Response {
-    match s.health.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
-        )
-            .into_response(),
+impl crate::ops::Probe for Ops {
+    fn ready(&self) -> Result<(), &'static str> {
+        self.health.ready()
+    }
+    fn metrics(&self) -> String {
+        self.metrics.encode()
     }
 }
 
-async fn metrics_text(State(s): State<Arc<Ops>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], s.metrics.encode()).into_response()
+pub fn router(health: Arc<Health>, metrics: Arc<Metrics>) -> axum::Router {
+    crate::ops::router(Arc::new(Ops { health, metrics }))
 }
 
 #[cfg(test)]

@@ -182,7 +182,17 @@ fn entry_op(
             replace(&format!("{pointer}/value"), json!(value))
         }
         Form::NameValue => add(&format!("{pointer}/value"), json!(value)),
-        Form::FlagItem => replace(pointer, json!(format!("{flag}={value}"))),
+        // The name as written stays: a k3s `name+=`/`name-=` item keeps its place relative to
+        // the distribution's own value.
+        Form::FlagItem => {
+            let written = working_entry
+                .and_then(Value::as_str)
+                .and_then(|t| t.split_once('='))
+                .map(|(n, _)| n)
+                .filter(|n| n.trim_start_matches('-').trim_end_matches(['-', '+']) == flag);
+            let name = written.unwrap_or(flag);
+            replace(pointer, json!(format!("{name}={value}")))
+        }
         Form::DashedItem => replace(pointer, json!(format!("--{flag}={value}"))),
         // kind's featureGates holds the gate itself.
         Form::KindGate => replace(pointer, json!(true)),

@@ -1,10 +1,12 @@
 //! k3s and RKE2 `config.yaml`: `kube-apiserver-arg`, `kube-controller-manager-arg` and
-//! `kubelet-arg` are lists of `name=value` passed as `--name=value` after the distribution's
-//! own flags, so a later item wins (pflag). Both distributions set the API server's kubelet
-//! client certificate, key and CA themselves. Drop-ins (`config.yaml.d/*.yaml`) are merged into
-//! one object before this reader sees it (`node::k3s`).
+//! `kubelet-arg` are lists of `name=value` combined with the distribution's own flags as k3s
+//! does it (`k3s_args`: an item replaces the default, `name+=`/`name-=` add after/before it; a
+//! later item wins by pflag). Both distributions set the API server's kubelet client
+//! certificate, key and CA themselves. Drop-ins (`config.yaml.d/`) are merged into one object
+//! before this reader sees it (`node::k3s`), with the same merge this reader applies to `+` keys.
 
-use super::{ArgsBuilder, Distro, Form, Insert, subject};
+use super::k3s_args::{Merged, component_args, merge};
+use super::{ArgOrigin, ArgsBuilder, Distro, Form, Insert, subject};
 use crate::engine::read::subjects::Subject;
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, Component, KEY_FLAG};
 use serde_json::Value;
@@ -74,27 +76,25 @@ pub fn looks_like_k3s(obj: &Value) -> bool {
     map.keys().all(|k| kebab(k)) && map.keys().any(|k| KEYS.contains(&base_key(k)))
 }
 
-/// The `(pointer, text)` items of `key` and `key+`, in the order k3s reads them.
-fn items(obj: &Value, key: &str) -> (Vec<(String, String)>, Option<String>) {
-    let mut out = Vec::new();
-    let mut container = None;
-    for k in [key.to_string(), format!("{key}+")] {
-        let pointer = format!("/{k}");
-        match obj.get(&k) {
-            Some(Value::Array(list)) => {
-                for (i, v) in list.iter().enumerate() {
-                    out.push((format!("{pointer}/{i}"), super::scalar(v)));
-                }
-                container = Some(pointer);
-            }
-            Some(Value::Null) | None => {}
-            // A single value is a one-item list.
-            Some(v) => {
-                out.push((pointer.clone(), super::scalar(v)));
-                container = Some(pointer);
-            }
-        }
-    }
+/// The `(pointer, text)` items of `key` after k3s merged `key` and `key+` in the order they
+/// are written, and where a new item goes.
+fn items(merged: &Merged, key: &str) -> (Vec<(String, String)>, Option<String>) {
+    let values: Vec<&Value> = match merged.value.get(key) {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(Value::Null) | None => Vec::new(),
+        // A single value is a one-item list.
+        Some(v) => vec![v],
+    };
+    let places = merged.items.get(key).cloned().unwrap_or_default();
+    let out = places
+        .into_iter()
+        .zip(values)
+        .map(|((_, pointer), v)| (pointer, super::scalar(v)))
+        .collect();
+    let container = merged
+        .container
+        .get(key)
+        .map(|(_, k)| format!("/{}", super::esc(k)));
     (out, container)
 }
 
@@ -103,13 +103,27 @@ pub(super) fn subjects(obj: &Value) -> Vec<Subject> {
     let has = |k: &str| map.is_some_and(|m| m.keys().any(|x| base_key(x) == k));
     let agent = has("server") && !SERVER_ONLY.iter().any(|k| has(k));
     let mut out = Vec::new();
+    // One object is merged as one file: `key` and `key+` combine as they do across drop-ins.
+    let empty = serde_json::Map::new();
+    let merged = merge(&[map.unwrap_or(&empty)]);
     let mut one = |component: Component, key: &str, defaults: &[(&str, String)]| {
-        let (list, container) = items(obj, key);
+        let (list, container) = items(&merged, key);
         let mut b = ArgsBuilder::default();
-        for (f, v) in defaults {
-            b.by_distro(f, v);
+        let texts: Vec<String> = list.iter().map(|(_, t)| t.clone()).collect();
+        for arg in component_args(defaults, &texts) {
+            match arg.item.and_then(|i| list.get(i)) {
+                Some((pointer, _)) => b.push(
+                    &arg.name,
+                    &arg.value,
+                    ArgOrigin::Entry {
+                        doc: None,
+                        pointer: pointer.clone(),
+                        form: Form::FlagItem,
+                    },
+                ),
+                None => b.by_distro(&arg.name, &arg.value),
+            }
         }
-        b.flag_items(&list, &None, Form::FlagItem);
         let pointer = container.unwrap_or_else(|| format!("/{key}"));
         let mut d = b.build(
             Distro::K3s,

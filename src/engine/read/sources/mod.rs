@@ -5,6 +5,7 @@
 
 mod capi;
 mod k3s;
+pub mod k3s_args;
 mod kamaji;
 mod kind;
 mod talos;
