@@ -5,8 +5,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group};
 use kubelet_tls_guard::engine::policy::{Mode, Policy};
-use kubelet_tls_guard::server::admission::{parse_review, render};
+use kubelet_tls_guard::server::admission::render;
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
+use kubelet_tls_guard::server::lean;
 use serde_json::{Value, json};
 use std::hint::black_box;
 
@@ -149,7 +150,7 @@ fn cases() -> Vec<(&'static str, Endpoint, Vec<u8>)> {
 /// count it alone (`--toggle-collect=*answer*`).
 #[inline(never)]
 fn answer(endpoint: Endpoint, body: &[u8], policy: &Policy) -> usize {
-    let Ok(review) = parse_review(body) else {
+    let Ok(review) = lean::parse(body) else {
         return 0;
     };
     let outcome = decide(endpoint, &review.request, policy);

@@ -10,9 +10,10 @@ use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use kubelet_tls_guard::engine::policy::Policy;
-use kubelet_tls_guard::server::admission::{parse_review, parse_review_built, render};
+use kubelet_tls_guard::server::admission::{parse_review, render};
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
 use kubelet_tls_guard::server::http::{AppState, router};
+use kubelet_tls_guard::server::lean;
 use kubelet_tls_guard::server::metrics::Metrics;
 use kubelet_tls_guard::server::pool::DecisionPool;
 use serde_json::{Value, json};
@@ -192,7 +193,7 @@ async fn an_irrelevant_object_is_answered_without_being_built() {
 
 /// Request bytes to response bytes, through the lean first pass and through the full parse.
 fn answers(body: &[u8], endpoint: Endpoint, policy: &Policy) -> [Result<Value, String>; 2] {
-    [parse_review(body), parse_review_built(body)].map(|parsed| {
+    [lean::parse(body), parse_review(body)].map(|parsed| {
         let review = parsed.map_err(|e| e.to_string())?;
         let out = decide(endpoint, &review.request, policy);
         let bytes = render(review.api_version, review.request.uid(), &out.response)

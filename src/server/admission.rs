@@ -8,7 +8,6 @@
 //! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
 //! request, `oldObject` included, where we need a handful of fields.
 
-use super::lean::FirstPass;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -167,34 +166,9 @@ pub enum ReviewError {
     NotReview(String),
 }
 
-/// Parse a request body (once).
+/// Parse a request body, building the whole object (the webhook parses with `lean::parse`,
+/// which falls back to this).
 pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
-    // Most objects hold nothing for the engine: answered from a lean pass, never built; of a pod
-    // only what the engine reads is built (lean.rs).
-    match super::lean::first_pass(body) {
-        FirstPass::NotRelevant(api_version, request) => {
-            return Ok(AdmissionReview {
-                api_version,
-                request: *request,
-                built: Built::Identity,
-            });
-        }
-        FirstPass::Pod(api_version) => {
-            if let Some(request) = super::lean::pod_request(body) {
-                return Ok(AdmissionReview {
-                    api_version,
-                    request,
-                    built: Built::PodMembers,
-                });
-            }
-        }
-        FirstPass::Full => {}
-    }
-    parse_review_built(body)
-}
-
-/// Parse a request body with its object always built (the full parse, as the engine reads it).
-pub fn parse_review_built(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     let raw: RawReview = serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

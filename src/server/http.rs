@@ -1,9 +1,10 @@
 //! `POST /validate` and `POST /mutate`: read the body within limits, parse once, decide (in the
 //! [`DecisionPool`]), answer, record the metrics and one log line.
 
-use super::admission::{self, Built, parse_review};
+use super::admission::{self, Built};
 use super::body::{self, BodyError};
 use super::decide::{Endpoint, Outcome, decide, kind_label};
+use super::lean;
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
 use super::pool::{self, DecisionPool, PoolError};
 use crate::engine::policy::Policy;
@@ -203,9 +204,9 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     // a typical body parses in microseconds, less than the hand-off to another thread costs.
     let small = body.len() <= INLINE_PARSE_LIMIT;
     let parsed = if small {
-        Ok(parse_review(&body))
+        Ok(lean::parse(&body))
     } else {
-        tokio::task::spawn_blocking(move || parse_review(&body)).await
+        tokio::task::spawn_blocking(move || lean::parse(&body)).await
     };
     let review = match parsed {
         Ok(Ok(r)) => r,

@@ -10,7 +10,10 @@
 //! engine and the patch always see the object built from the body exactly as received
 //! (DESIGN.md section 3).
 
-use super::admission::{AdmissionRequest, ApiVersion, GroupVersionKind, V1, V1BETA1};
+use super::admission::{
+    AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
+    V1BETA1, parse_review,
+};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
@@ -49,8 +52,34 @@ struct Request<'a> {
     dry_run: Option<bool>,
 }
 
+/// Parse a request body as the webhook does: most objects hold nothing for the engine and are
+/// answered from the lean pass, never built; of a pod only what the engine reads is built;
+/// everything else is [`parse_review`], which also words every error.
+pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
+    match first_pass(body) {
+        FirstPass::NotRelevant(api_version, request) => {
+            return Ok(AdmissionReview {
+                api_version,
+                request: *request,
+                built: Built::Identity,
+            });
+        }
+        FirstPass::Pod(api_version) => {
+            if let Some(request) = pod_request(body) {
+                return Ok(AdmissionReview {
+                    api_version,
+                    request,
+                    built: Built::PodMembers,
+                });
+            }
+        }
+        FirstPass::Full => {}
+    }
+    parse_review(body)
+}
+
 /// What the lean pass found.
-pub(super) enum FirstPass {
+enum FirstPass {
     /// The object surely holds nothing for the engine: the review, with a stub object.
     NotRelevant(ApiVersion, Box<AdmissionRequest>),
     /// A Pod or workload that may run a component: build only what the engine reads.
@@ -59,7 +88,7 @@ pub(super) enum FirstPass {
     Full,
 }
 
-pub(super) fn first_pass(body: &[u8]) -> FirstPass {
+fn first_pass(body: &[u8]) -> FirstPass {
     let Ok(review) = serde_json::from_slice::<Review<'_>>(body) else {
         return FirstPass::Full;
     };
@@ -127,7 +156,7 @@ struct PodRequest {
 
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
 /// full parse). The envelope was checked by [`first_pass`].
-pub(super) fn pod_request(body: &[u8]) -> Option<AdmissionRequest> {
+fn pod_request(body: &[u8]) -> Option<AdmissionRequest> {
     let r = serde_json::from_slice::<PodReview>(body).ok()?.request;
     Some(AdmissionRequest {
         uid: Some(r.uid),

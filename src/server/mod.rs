@@ -10,7 +10,7 @@ pub mod body;
 pub mod conn;
 pub mod decide;
 pub mod http;
-mod lean;
+pub mod lean;
 mod listener;
 mod messages;
 pub mod metrics;
