@@ -2,13 +2,16 @@
 //!
 //! Invariants: no panic; every warning is under 256 bytes; a patch is valid JSON, applies to
 //! the request object, and mutating the patched object again gives no patch; a mirror pod is
-//! never patched; the rendered answer is JSON echoing the uid.
+//! never patched; the rendered answer is JSON echoing the uid. The webhook's own parse (a lean
+//! first pass that leaves irrelevant objects unbuilt) gives the same verdicts and patches as the
+//! full parse.
 
 #![no_main]
 
 use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::server::admission::{self, AdmissionRequest};
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
+use kubelet_tls_guard::server::lean;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -58,9 +61,23 @@ fn check_patch(req: &AdmissionRequest, patch: &[u8], policy: &Policy) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let lean = lean::parse(data);
     let Ok(review) = admission::parse_review(data) else {
         return;
     };
+    if let Ok(lean) = &lean {
+        for policy in POLICIES.iter() {
+            for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+                let full = decide(endpoint, &review.request, policy).response;
+                let quick = decide(endpoint, &lean.request, policy).response;
+                assert_eq!(
+                    (full.allowed, &full.patch),
+                    (quick.allowed, &quick.patch),
+                    "the lean parse changed the answer"
+                );
+            }
+        }
+    }
     let req = &review.request;
     let mirror = req.object.as_ref().is_some_and(is_mirror_pod);
     for policy in POLICIES.iter() {
