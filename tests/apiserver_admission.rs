@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::apiserver::webhook::{Installed, Serve, eventually, text};
+use common::apiserver::webhook::{Installed, Serve, text};
 use common::apiserver::{self, ApiServer, webhook};
 use serde_json::Value;
 use std::path::Path;
@@ -72,31 +72,16 @@ fn install<'a>(
     namespace: &str,
     marker: &str,
 ) -> (Serve, Installed<'a>) {
-    let serve = Serve::start(&["--mode", mode]);
-    let mut args = vec!["--mode", mode];
-    args.extend_from_slice(extra);
-    let yaml = serve.webhook_config(&args);
-    let installed = Installed::apply(s, NAME, &yaml).expect("install webhook-config");
     s.ensure_namespace(namespace);
     let probe = deployment(namespace);
-    let mut last = String::new();
-    let seen = eventually(WAIT, || {
-        let out = match s.kubectl_stdin(
-            &["create", "--dry-run=server", "-o", ARGS, "-f", "-"],
-            &probe,
-        ) {
-            Ok(o) | Err(o) => o,
-        };
-        last = out.clone();
-        out.contains(marker).then_some(())
-    });
-    if seen.is_none() {
-        panic!(
-            "webhooks not effective within {WAIT:?}: {last}\nserve log:\n{}",
-            serve.log()
-        );
-    }
-    (serve, installed)
+    webhook::install_and_wait(
+        s,
+        NAME,
+        (mode, extra),
+        (&probe, &["-o", ARGS]),
+        marker,
+        WAIT,
+    )
 }
 
 fn exists(s: &ApiServer, args: &[&str]) -> bool {

@@ -12,7 +12,7 @@ mod common;
 #[path = "apiserver_sources/objects.rs"]
 mod objects;
 
-use common::apiserver::webhook::{Installed, Serve, eventually, text};
+use common::apiserver::webhook::{Installed, Serve, text};
 use common::apiserver::{self, ApiServer, webhook};
 use objects::{Case, cases};
 use serde_json::Value;
@@ -95,27 +95,8 @@ fn install<'a>(
 ) -> (Serve, Installed<'a>) {
     crds(s);
     s.ensure_namespace(ns);
-    let serve = Serve::start(&["--mode", mode]);
-    let mut args = vec!["--mode", mode];
-    args.extend_from_slice(extra);
-    let yaml = serve.webhook_config(&args);
-    let installed = Installed::apply(s, NAME, &yaml).expect("install webhook-config");
     let probe = cases(ns, "probe")[0].bad.to_string();
-    let mut last = String::new();
-    let seen = eventually(WAIT, || {
-        let out = match s.kubectl_stdin(&["create", "--dry-run=server", "-f", "-"], &probe) {
-            Ok(o) | Err(o) => o,
-        };
-        last = out.clone();
-        out.contains(marker).then_some(())
-    });
-    if seen.is_none() {
-        panic!(
-            "webhooks not effective within {WAIT:?}: {last}\nserve log:\n{}",
-            serve.log()
-        );
-    }
-    (serve, installed)
+    webhook::install_and_wait(s, NAME, (mode, extra), (&probe, &[]), marker, WAIT)
 }
 
 /// `kubectl get RESOURCE.VERSION.GROUP NAME -n NS -o json`, read in the version it was sent in.

@@ -263,3 +263,39 @@ pub fn tail(text: &str, n: usize) -> String {
 pub fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// Start `serve --mode MODE`, install its `webhook-config --mode MODE EXTRA` as `name`, and wait
+/// up to `wait` until a server-side dry-run create of `probe` (with `kubectl_args` added) shows
+/// `marker`: the API server then calls the webhook.
+pub fn install_and_wait<'a>(
+    s: &'a ApiServer,
+    name: &str,
+    (mode, extra): (&str, &[&str]),
+    (probe, kubectl_args): (&str, &[&str]),
+    marker: &str,
+    wait: Duration,
+) -> (Serve, Installed<'a>) {
+    let serve = Serve::start(&["--mode", mode]);
+    let mut args = vec!["--mode", mode];
+    args.extend_from_slice(extra);
+    let yaml = serve.webhook_config(&args);
+    let installed = Installed::apply(s, name, &yaml).expect("install webhook-config");
+    let mut create = vec!["create", "--dry-run=server"];
+    create.extend_from_slice(kubectl_args);
+    create.extend_from_slice(&["-f", "-"]);
+    let mut last = String::new();
+    let seen = eventually(wait, || {
+        let out = match s.kubectl_stdin(&create, probe) {
+            Ok(o) | Err(o) => o,
+        };
+        last = out.clone();
+        out.contains(marker).then_some(())
+    });
+    if seen.is_none() {
+        panic!(
+            "webhooks not effective within {wait:?}: {last}\nserve log:\n{}",
+            serve.log()
+        );
+    }
+    (serve, installed)
+}
