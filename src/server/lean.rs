@@ -29,12 +29,14 @@ struct Review<'a> {
     #[serde(borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow)]
-    request: Request<'a>,
+    request: Request<LeanObject<'a>>,
 }
 
+/// The request envelope, generic over how its object is read: borrowed relevance fields in the
+/// first pass, the pruned object in the pod pass.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Request<'a> {
+struct Request<O> {
     uid: String,
     #[serde(default)]
     kind: Option<GroupVersionKind>,
@@ -46,10 +48,25 @@ struct Request<'a> {
     namespace: Option<String>,
     #[serde(default)]
     operation: Option<String>,
-    #[serde(borrow)]
-    object: LeanObject<'a>,
+    object: O,
     #[serde(default)]
     dry_run: Option<bool>,
+}
+
+impl<O> Request<O> {
+    /// The `AdmissionRequest`, its object made from what was read.
+    fn into_request(self, object: impl FnOnce(O) -> Value) -> AdmissionRequest {
+        AdmissionRequest {
+            uid: Some(self.uid),
+            kind: self.kind,
+            sub_resource: self.sub_resource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            object: Some(object(self.object)),
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 /// Parse a request body as the webhook does: most objects hold nothing for the engine and are
@@ -112,62 +129,24 @@ fn first_pass(body: &[u8]) -> FirstPass {
             FirstPass::Full
         };
     }
-    let object = stub(&r.object);
-    FirstPass::NotRelevant(
-        api_version,
-        Box::new(AdmissionRequest {
-            uid: Some(r.uid),
-            kind: r.kind,
-            sub_resource: r.sub_resource,
-            name: r.name,
-            namespace: r.namespace,
-            operation: r.operation,
-            object: Some(object),
-            dry_run: r.dry_run,
-        }),
-    )
+    FirstPass::NotRelevant(api_version, Box::new(r.into_request(|o| stub(&o))))
 }
 
 #[derive(Deserialize)]
 struct PodReview {
-    request: PodRequest,
+    request: Request<PodObject>,
 }
 
-/// The request as `AdmissionRequest`, with the object pruned (`engine::read::pruned`).
+/// A Pod or workload object with only what the engine and the patch read (`engine::read::pruned`).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PodRequest {
-    uid: String,
-    #[serde(default)]
-    kind: Option<GroupVersionKind>,
-    #[serde(default)]
-    sub_resource: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    namespace: Option<String>,
-    #[serde(default)]
-    operation: Option<String>,
-    #[serde(deserialize_with = "pruned::pod_object")]
-    object: Value,
-    #[serde(default)]
-    dry_run: Option<bool>,
-}
+#[serde(transparent)]
+struct PodObject(#[serde(deserialize_with = "pruned::pod_object")] Value);
 
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
 /// full parse). The envelope was checked by [`first_pass`].
 fn pod_request(body: &[u8]) -> Option<AdmissionRequest> {
     let r = serde_json::from_slice::<PodReview>(body).ok()?.request;
-    Some(AdmissionRequest {
-        uid: Some(r.uid),
-        kind: r.kind,
-        sub_resource: r.sub_resource,
-        name: r.name,
-        namespace: r.namespace,
-        operation: r.operation,
-        object: Some(r.object),
-        dry_run: r.dry_run,
-    })
+    Some(r.into_request(|PodObject(o)| o))
 }
 
 /// The object's identity alone: the engine finds nothing in it, as in the whole object.
