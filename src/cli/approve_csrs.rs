@@ -97,7 +97,7 @@ fn identity() -> String {
 }
 
 pub fn run(args: ApproveCsrsArgs) -> ExitCode {
-    init_logging(args.log_format);
+    let _logs = init_logging(args.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
