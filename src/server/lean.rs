@@ -73,7 +73,20 @@ impl<O> Request<O> {
 /// answered from the lean pass, never built; of a pod only what the engine reads is built;
 /// everything else is [`parse_review`], which also words every error.
 pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
-    match first_pass(body) {
+    // Read from bytes, serde_json checks the UTF-8 of every string it reads, in every pass; one
+    // SIMD check of a body lets both passes read it as text. Not for a large body: the first
+    // pass skips most of its strings unchecked, and a megabyte would cost more to check up
+    // front. Invalid UTF-8 takes the full parse, which words the error.
+    let text = if body.len() <= CHECK_UP_FRONT {
+        simdutf8::basic::from_utf8(body).ok()
+    } else {
+        None
+    };
+    let first = match text {
+        Some(text) => serde_json::from_str::<Review<'_>>(text),
+        None => serde_json::from_slice::<Review<'_>>(body),
+    };
+    match first_pass(first) {
         FirstPass::NotRelevant(api_version, request) => {
             return Ok(AdmissionReview {
                 api_version,
@@ -82,7 +95,9 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
             });
         }
         FirstPass::Pod(api_version) => {
-            if let Some(request) = pod_request(body) {
+            let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
+            let pod = text.and_then(pod_request);
+            if let Some(request) = pod {
                 return Ok(AdmissionReview {
                     api_version,
                     request,
@@ -105,8 +120,11 @@ enum FirstPass {
     Full,
 }
 
-fn first_pass(body: &[u8]) -> FirstPass {
-    let Ok(review) = serde_json::from_slice::<Review<'_>>(body) else {
+/// Bodies up to this size are checked for UTF-8 once, before any pass.
+const CHECK_UP_FRONT: usize = 64 * 1024;
+
+fn first_pass(review: serde_json::Result<Review<'_>>) -> FirstPass {
+    let Ok(review) = review else {
         return FirstPass::Full;
     };
     let api_version = match review.api_version.as_ref() {
@@ -144,8 +162,8 @@ struct PodObject(#[serde(deserialize_with = "pruned::pod_object")] Value);
 
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
 /// full parse). The envelope was checked by [`first_pass`].
-fn pod_request(body: &[u8]) -> Option<AdmissionRequest> {
-    let r = serde_json::from_slice::<PodReview>(body).ok()?.request;
+fn pod_request(body: &str) -> Option<AdmissionRequest> {
+    let r = serde_json::from_str::<PodReview>(body).ok()?.request;
     Some(r.into_request(|PodObject(o)| o))
 }
 

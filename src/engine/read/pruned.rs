@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Which part of a value to keep.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +95,32 @@ impl<'de> DeserializeSeed<'de> for Keep {
 
 struct Pruner(Shape);
 
+/// A member's name, borrowed from the body unless it holds escapes: most members are skipped,
+/// and only a kept one needs its own copy.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 impl<'de> Visitor<'de> for Pruner {
     type Value = Value;
 
@@ -105,13 +132,14 @@ impl<'de> Visitor<'de> for Pruner {
         let Members(members) = self.0 else {
             return Value::deserialize(MapAccessDeserializer::new(map));
         };
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Sized for every member kept: growing the map re-hashes it.
+        let mut out = Map::with_capacity(members.len());
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match members.iter().find(|(name, _)| *name == key) {
                 // A repeated key replaces the earlier value, as in serde_json's own `Value`.
                 Some((_, shape)) => {
                     let value = map.next_value_seed(Keep(*shape))?;
-                    out.insert(key, value);
+                    out.insert(key.into_owned(), value);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
