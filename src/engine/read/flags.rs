@@ -127,7 +127,7 @@ pub fn is_bool_flag(name: &str) -> bool {
 impl Flags {
     /// Parse `tokens` (the words after the executable) the way pflag does.
     pub fn parse(tokens: Vec<Token>) -> Flags {
-        let mut occurrences = Vec::new();
+        let mut occurrences = Vec::with_capacity(tokens.len());
         let mut terminator = None;
         let mut i = 0;
         while i < tokens.len() {
@@ -148,13 +148,14 @@ impl Flags {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
             };
+            let bare = inline.is_none();
             let mut occ = Occurrence {
                 name: name.to_string(),
-                value: inline.clone(),
+                value: inline,
                 token: i,
                 value_token: None,
             };
-            if inline.is_none()
+            if bare
                 && !is_bool_flag(name)
                 && let Some(next) = tokens.get(i + 1)
             {
