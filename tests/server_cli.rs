@@ -273,3 +273,35 @@ fn serve_with_dev_certificates_prints_a_working_curl_command_and_exits_0_on_sigt
     }
     assert_eq!(again.terminate(), 0, "{}", again.output());
 }
+
+/// Decision log lines are written by a writer thread (`cli::serve::init_logging`): none may be
+/// lost when serve ends on SIGTERM, however recently it answered.
+#[test]
+fn every_decision_is_logged_by_the_time_serve_exits_on_sigterm() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let mut serve = Serve::start(dir.path(), metrics_port, &["--log-format", "json"]);
+    let line = serve.curl_line();
+    const N: usize = 40;
+    for _ in 0..N {
+        run_printed(dir.path(), &line);
+    }
+    let metrics = get_ops(metrics_port, "/metrics");
+    let counted: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("kubelet_tls_guard_admission_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted as usize, N, "{metrics}");
+    assert_eq!(serve.terminate(), 0, "{}", serve.output());
+    // The pipe is read by another thread of this test: wait for it to reach the end.
+    let logged = || serve.output().matches("\"admission decision\"").count();
+    let start = Instant::now();
+    while logged() < N && start.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(logged(), N, "{}", serve.output());
+}
