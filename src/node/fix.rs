@@ -57,6 +57,7 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
     };
     let mut per_doc: BTreeMap<usize, Vec<PatchOperation>> = BTreeMap::new();
     let mut span_edits = Vec::new();
+    let mut flag_rules = Vec::new();
     for item in &parsed.items {
         match item {
             Item::Invalid { doc, reason } => return Err(format!("document {}: {reason}", doc + 1)),
@@ -118,6 +119,7 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
                 let edits = engine::remediate_flags(&f.flags, &due);
                 for x in &due {
                     out.notes.push(format!("{}: fixed {}", f.location, x.rule));
+                    flag_rules.push(x.rule);
                 }
                 span_edits.extend(edits);
             }
@@ -146,7 +148,38 @@ pub fn fix_text(text: &str, policy: &Policy) -> Result<Fixed, String> {
         }
         out.text.replace_range(span, &new);
     }
+    if !flag_rules.is_empty() {
+        check_flag_edits(&out.text, parsed.format, policy, &flag_rules)?;
+    }
     Ok(out)
+}
+
+/// A flag word is edited in place, re-quoted for the line it stands in. A word that runs across
+/// the quotes of the value around it (`A="--f=x"y`) cannot be: the edit would take those quotes
+/// with it. So the edited text must read back as the same kind of file, with the rules it fixed
+/// holding, or the file is left for a person to edit.
+fn check_flag_edits(
+    text: &str,
+    format: inputs::Format,
+    policy: &Policy,
+    fixed: &[engine::rules::RuleId],
+) -> Result<(), String> {
+    const BY_HAND: &str =
+        "a flag is quoted in a way this fix cannot edit in place; edit the file by hand";
+    let parsed = inputs::parse(text).map_err(|e| format!("{BY_HAND} ({e})"))?;
+    if parsed.format != format {
+        return Err(BY_HAND.to_string());
+    }
+    for item in &parsed.items {
+        if let Item::KubeletFlags(f) = item {
+            let findings = engine::evaluate_flags(&f.flags, &f.location, policy);
+            let v = verdict::judge_findings(policy, &findings, false, "", "");
+            if v.violations().any(|j| fixed.contains(&j.finding.rule)) {
+                return Err(BY_HAND.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Unified diff of a fix, with `a/` and `b/` headers.
@@ -159,4 +192,36 @@ pub fn diff(name: &str, old: &str, new: &str) -> String {
             &format!("b/{}", name.trim_start_matches('/')),
         )
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `fix` fuzz target: the second `--feature-gates` word runs across the quote
+    /// that closes the variable's value. Replacing the word took that quote with it, and the
+    /// "fixed" file no longer read as an env file.
+    #[test]
+    fn a_flag_word_across_the_values_quotes_is_left_for_a_person() {
+        let text = "KUBELET_KUBEADM_ARGS=\"--v=2 --feature-gates=RotateKubeletServerCertificate=false --x=\"y --feature-gates=RotateKubeletServerCertificate=off\"z\"\n";
+        let policy = Policy::from_yaml("mode: enforce\n", "test").unwrap();
+        match fix_text(text, &policy) {
+            Err(e) => assert!(e.contains("edit the file by hand"), "{e}"),
+            Ok(fixed) => {
+                let again = fix_text(&fixed.text, &policy).expect("the fixed text fixes again");
+                assert_eq!(again.text, fixed.text);
+                assert!(inputs::parse(&fixed.text).is_ok(), "{}", fixed.text);
+            }
+        }
+        let crash =
+            include_str!("../../fuzz/corpus/fix/crash-a5bf8638c8299d86f8b80ff64290e487ff905857");
+        for policy in [Policy::default(), policy] {
+            if let Ok(fixed) = fix_text(crash, &policy) {
+                let parsed = inputs::parse(&fixed.text);
+                assert!(parsed.is_ok(), "unreadable after fix:\n{}", fixed.text);
+                let again = fix_text(&fixed.text, &policy).expect("fixes again");
+                assert_eq!(again.text, fixed.text);
+            }
+        }
+    }
 }
