@@ -3,6 +3,10 @@
 //! header in reach. What only TLS can show (handshakes, ALPN, slow peers) stays in
 //! tests/server.rs.
 
+#[path = "support/admission_fixtures.rs"]
+mod admission_fixtures;
+
+use admission_fixtures::violating_pod;
 use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
@@ -27,27 +31,6 @@ fn app(policy: &str) -> axum::Router {
         body_timeout: Duration::from_secs(5),
         pool: DecisionPool::new(2, Duration::from_secs(10)),
     }))
-}
-
-/// The kube-apiserver Pod fixture without `--kubelet-certificate-authority`.
-fn violating_review() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/admission/kube-apiserver.pod.json"
-    );
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("read fixture")).expect("JSON");
-    let args = v
-        .pointer_mut("/request/object/spec/containers/0/command")
-        .and_then(Value::as_array_mut)
-        .expect("command");
-    let before = args.len();
-    args.retain(|a| {
-        !a.as_str()
-            .is_some_and(|s| s.starts_with("--kubelet-certificate-authority"))
-    });
-    assert_eq!(args.len(), before - 1, "the fixture sets the CA flag once");
-    v
 }
 
 struct Answer {
@@ -121,7 +104,7 @@ fn post_json(path: &str, v: &Value) -> Request<Body> {
 
 #[tokio::test]
 async fn validate_echoes_uid_and_warns_in_dry_run() {
-    let review = violating_review();
+    let review = violating_pod();
     let a = call(app(""), post_json("/validate", &review)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let v = a.json();
@@ -151,7 +134,7 @@ async fn validate_echoes_uid_and_warns_in_dry_run() {
 async fn validate_denies_in_enforce() {
     let a = call(
         app("mode: enforce\n"),
-        post_json("/validate", &violating_review()),
+        post_json("/validate", &violating_pod()),
     )
     .await;
     let v = a.json();
@@ -164,7 +147,7 @@ async fn validate_denies_in_enforce() {
 
 #[tokio::test]
 async fn mutate_sends_a_base64_json_patch_that_adds_the_flag() {
-    let review = violating_review();
+    let review = violating_pod();
     let a = call(app("mode: enforce\n"), post_json("/mutate", &review)).await;
     let v = a.json();
     assert_eq!(v["response"]["uid"], review["request"]["uid"]);
@@ -185,7 +168,7 @@ async fn mutate_sends_a_base64_json_patch_that_adds_the_flag() {
 
 #[tokio::test]
 async fn v1beta1_is_answered_in_v1beta1() {
-    let mut review = violating_review();
+    let mut review = violating_pod();
     review["apiVersion"] = json!("admission.k8s.io/v1beta1");
     review["request"]["uid"] = json!("0b9ad7e2-6a51-4f3b-8f0e-3d2a5c7b1e99");
     for path in ["/validate", "/mutate"] {
@@ -239,7 +222,7 @@ async fn bad_bodies_are_400_with_one_line() {
 
 #[tokio::test]
 async fn wrong_content_type_is_415() {
-    let body = violating_review().to_string();
+    let body = violating_pod().to_string();
     for ct in [None, Some("text/plain"), Some("application/yaml")] {
         let a = call(app(""), post("/validate", ct, body.clone())).await;
         a.assert_one_line_reason(StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json");
@@ -290,7 +273,7 @@ async fn oversized_bodies_are_413() {
 #[tokio::test]
 async fn unknown_paths_are_404_and_other_methods_refused() {
     for path in ["/", "/validatex", "/validate/extra", "/healthz", "/metrics"] {
-        let a = call(app(""), post_json(path, &violating_review())).await;
+        let a = call(app(""), post_json(path, &violating_pod())).await;
         a.assert_one_line_reason(StatusCode::NOT_FOUND, "/validate");
     }
     let req = Request::builder()
@@ -312,7 +295,7 @@ async fn a_bad_request_does_not_affect_the_next() {
     )
     .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    let review = violating_review();
+    let review = violating_pod();
     let v = call(app, post_json("/validate", &review)).await.json();
     assert_eq!(v["response"]["uid"], review["request"]["uid"]);
 }

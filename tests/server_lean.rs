@@ -2,8 +2,12 @@
 //! relevant object, an irrelevant object is answered without being built, and the lean first
 //! pass (src/server/lean.rs) answers exactly as the full parse does on every fixture.
 
+#[path = "support/admission_fixtures.rs"]
+mod admission_fixtures;
 #[path = "support/skip.rs"]
 mod skip;
+
+use admission_fixtures::violating_pod;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode, header};
@@ -31,30 +35,6 @@ fn app(policy: &str) -> axum::Router {
         body_timeout: Duration::from_secs(10),
         pool: DecisionPool::new(2, Duration::from_secs(20)),
     }))
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/admission/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("read fixture")).expect("JSON")
-}
-
-/// The kube-apiserver Pod fixture without `--kubelet-certificate-authority` (denied, patched).
-fn violating_pod() -> Value {
-    let mut v = fixture("kube-apiserver.pod.json");
-    let args = v
-        .pointer_mut("/request/object/spec/containers/0/command")
-        .and_then(Value::as_array_mut)
-        .expect("command");
-    let before = args.len();
-    args.retain(|a| {
-        !a.as_str()
-            .is_some_and(|s| s.starts_with("--kubelet-certificate-authority"))
-    });
-    assert_eq!(args.len(), before - 1, "the fixture sets the CA flag once");
-    v
 }
 
 async fn call(app: axum::Router, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
