@@ -32,26 +32,8 @@ fn apply_json(s: &ApiServer, v: &Value) {
 /// A Node reachable only at 127.0.0.1:PORT (no Hostname address: the API server would dial it
 /// first and it does not resolve).
 fn create_node(s: &ApiServer, name: &str, port: u16) {
-    apply_json(
-        s,
-        &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}),
-    );
-    let status = json!({"status": {
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}
-    }});
-    kubectl_ok(
-        s,
-        &[
-            "patch",
-            "node",
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ],
-    );
+    let addresses = json!([{"type": "InternalIP", "address": "127.0.0.1"}]);
+    s.node_listening(name, addresses, port);
 }
 
 /// An object from a fixture, without the fields the API server sets.

@@ -65,26 +65,7 @@ fn node_at(
     port: u16,
     ca: &str,
 ) {
-    s.apply_yaml(
-        &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}).to_string(),
-    )
-    .expect("node");
-    let status = json!({"status": {"addresses": addresses,
-                        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
-    let out = s.kubectl(&[
-        "patch",
-        "node",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status.to_string(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.node_listening(name, addresses, port);
     // Once per binary: the tests run in parallel, and two concurrent `kubectl apply`s of a new
     // object race to create it.
     static ROOT_CA: std::sync::Once = std::sync::Once::new();

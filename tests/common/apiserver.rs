@@ -213,6 +213,34 @@ impl ApiServer {
         self.kubectl_stdin(&["apply", "-f", "-"], yaml).map(|_| ())
     }
 
+    /// Node `name` whose kubelet listens at `port` on `addresses` (a list of Node address
+    /// objects). There is no kubelet to report them, so the status is written as admin.
+    pub fn node_listening(&self, name: &str, addresses: serde_json::Value, port: u16) {
+        let node =
+            serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}});
+        if let Err(e) = self.apply_yaml(&node.to_string()) {
+            panic!("create node {name}: {e}");
+        }
+        let status = serde_json::json!({"status": {"addresses": addresses,
+                        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
+        let patch = status.to_string();
+        let args = [
+            "patch",
+            "node",
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch,
+        ];
+        let out = self.kubectl(&args);
+        assert!(
+            out.status.success(),
+            "node {name} status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Create `namespace` unless it exists (there is no controller-manager: a namespace, once
     /// deleted, stays Terminating, so tests use fresh names instead of deleting).
     pub fn ensure_namespace(&self, namespace: &str) {
