@@ -8,10 +8,8 @@
 //! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
 //! request, `oldObject` included, where we need a handful of fields.
 
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub const V1: &str = "admission.k8s.io/v1";
 pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -215,81 +213,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     })
 }
 
-/// `response.status` when denying (a metav1.Status).
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    pub status: &'static str,
-    pub reason: &'static str,
-    pub code: u16,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseBody<'a> {
-    uid: &'a str,
-    allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a Status>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    warnings: &'a [String],
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    audit_annotations: &'a BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReviewOut<'a> {
-    api_version: &'static str,
-    kind: &'static str,
-    response: ResponseBody<'a>,
-}
-
-/// What goes into `response`, whatever the endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct Response {
-    pub allowed: bool,
-    pub status: Option<Status>,
-    /// The RFC 6902 patch as JSON text; sent base64-encoded with `patchType: JSONPatch`.
-    pub patch: Option<Vec<u8>>,
-    pub warnings: Vec<String>,
-    pub audit_annotations: BTreeMap<String, String>,
-}
-
-/// Serialise the AdmissionReview answer (same apiVersion, same uid). Only strings, bools and
-/// string maps go in, so this should not fail; if it does, the caller says so (never an empty
-/// 200).
-pub fn render(
-    api_version: ApiVersion,
-    uid: &str,
-    r: &Response,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let patch = r
-        .patch
-        .as_ref()
-        .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
-    let out = ReviewOut {
-        api_version: api_version.as_str(),
-        kind: "AdmissionReview",
-        response: ResponseBody {
-            uid,
-            allowed: r.allowed,
-            status: r.status.as_ref(),
-            patch_type: patch.as_ref().map(|_| "JSONPatch"),
-            patch,
-            warnings: &r.warnings,
-            audit_annotations: &r.audit_annotations,
-        },
-    };
-    let mut body = serde_json::to_vec(&out)?;
-    // A trailing newline, so a response printed by curl does not run into the prompt.
-    body.push(b'\n');
-    Ok(body)
-}
+pub use super::render::{Response, Status, render};
 
 #[cfg(test)]
 mod tests {
@@ -355,27 +279,5 @@ mod tests {
             assert!(err.contains(want), "{body}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
-    }
-
-    #[test]
-    fn renders_patch_base64_and_echoes() {
-        let r = Response {
-            allowed: true,
-            patch: Some(br#"[{"op":"add","path":"/a","value":1}]"#.to_vec()),
-            warnings: vec!["w".into()],
-            ..Default::default()
-        };
-        let out: Value =
-            serde_json::from_slice(&render(ApiVersion::V1beta1, "abc", &r).unwrap()).unwrap();
-        assert_eq!(out["apiVersion"], V1BETA1);
-        assert_eq!(out["kind"], "AdmissionReview");
-        assert_eq!(out["response"]["uid"], "abc");
-        assert_eq!(out["response"]["patchType"], "JSONPatch");
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(out["response"]["patch"].as_str().unwrap())
-            .unwrap();
-        assert_eq!(decoded, br#"[{"op":"add","path":"/a","value":1}]"#);
-        assert!(out["response"].get("auditAnnotations").is_none());
-        assert!(out["response"].get("status").is_none());
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pool;
 pub mod reload;
+mod render;
 pub mod shutdown;
 pub mod tls;
 
