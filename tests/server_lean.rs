@@ -1,6 +1,7 @@
 //! Issue 14's request-path tests: a huge unrelated field does not change the answer for a
-//! relevant object, an irrelevant object is answered without being built, and the lean first
-//! pass (src/server/lean.rs) answers exactly as the full parse does on every fixture.
+//! relevant object, an irrelevant object is answered without being built, a large one of an
+//! irrelevant kind without being read, and the lean first pass (src/server/lean.rs) answers
+//! exactly as the full parse does on every fixture.
 
 #[path = "support/admission_fixtures.rs"]
 mod admission_fixtures;
@@ -27,10 +28,14 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 fn app(policy: &str) -> axum::Router {
+    app_with(policy, Arc::new(Metrics::new()))
+}
+
+fn app_with(policy: &str, metrics: Arc<Metrics>) -> axum::Router {
     let policy = Policy::from_yaml(policy, "test").expect("test policy parses");
     router(Arc::new(AppState {
         policy: Arc::new(policy),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         body_limit: 8 * 1024 * 1024,
         body_timeout: Duration::from_secs(10),
         pool: DecisionPool::new(2, Duration::from_secs(20)),
@@ -169,6 +174,101 @@ async fn an_irrelevant_object_is_answered_without_being_built() {
         String::from_utf8_lossy(&body)
     );
     assert!(String::from_utf8_lossy(&body).contains("recursion limit"));
+}
+
+/// A review as the API server writes it (envelope first, then the object), of a 2 MiB object
+/// whose text breaks off after its data: whoever reads the object fails on it.
+fn large_unreadable(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    operation: &str,
+    sub: &str,
+) -> Vec<u8> {
+    let head = json!({
+        "uid": "u-big",
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "subResource": sub,
+        "name": name,
+        "namespace": namespace,
+        "operation": operation,
+        "userInfo": {"username": "admin"},
+    })
+    .to_string();
+    // Open the request again, to add the object.
+    let head = head.strip_suffix('}').unwrap_or(&head);
+    let blob = "x".repeat(2 << 20);
+    format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{head},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"{name}","namespace":"{namespace}"}},"data":{{"blob":"{blob}"}},!!! not JSON"#
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_large_object_of_an_irrelevant_kind_is_answered_without_reading_it() {
+    let metrics = Arc::new(Metrics::new());
+    for (kind, name, ns, op, sub) in [
+        ("Secret", "kubeadm-config", "kube-system", "CREATE", ""),
+        ("ConfigMap", "app-settings", "default", "UPDATE", ""),
+        ("ConfigMap", "kubelet-config", "default", "CREATE", ""),
+        ("Pod", "web", "default", "DELETE", ""),
+        ("Pod", "web", "default", "UPDATE", "status"),
+    ] {
+        for path in ["/validate", "/mutate"] {
+            let body = large_unreadable(kind, name, ns, op, sub);
+            let (status, answer) =
+                call(app_with("mode: enforce\n", metrics.clone()), path, body).await;
+            let text = String::from_utf8_lossy(&answer).into_owned();
+            assert_eq!(status, StatusCode::OK, "{path} {kind} {op} {sub}: {text}");
+            let v = json(&answer);
+            assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
+            assert_eq!(v["response"]["uid"], "u-big");
+            assert_eq!(v["response"]["allowed"], true, "{v}");
+            assert!(v["response"].get("patch").is_none(), "{v}");
+        }
+    }
+    // dryRun follows the object and was not read: counted as unknown, not as false.
+    let text = metrics.encode();
+    let counted: Vec<(bool, u64)> = text
+        .lines()
+        .filter(|l| l.starts_with("kubelet_tls_guard_admission_requests_total{"))
+        .map(|l| {
+            let n = l.rsplit(' ').next().and_then(|n| n.parse().ok());
+            (l.contains("dry_run=\"unknown\""), n.unwrap_or(0))
+        })
+        .collect();
+    assert!(counted.iter().all(|(unknown, _)| *unknown), "{text}");
+    assert_eq!(counted.iter().map(|(_, n)| n).sum::<u64>(), 10, "{text}");
+    // The controls: where the object must be read, its broken text is found and refused, in a
+    // large body (a Pod, a kubelet-config ConfigMap in kube-system, a Pod without a name) as in
+    // a small one of an irrelevant kind.
+    let small = {
+        let mut b = large_unreadable("Secret", "s", "default", "CREATE", "");
+        let cut = b.len() - (2 << 20) - 40;
+        b.drain(cut..b.len() - 40);
+        b
+    };
+    assert!(small.len() < 64 * 1024);
+    for (what, body) in [
+        (
+            "pod",
+            large_unreadable("Pod", "web", "default", "CREATE", ""),
+        ),
+        (
+            "kubelet-config",
+            large_unreadable("ConfigMap", "kubelet-config", "kube-system", "CREATE", ""),
+        ),
+        (
+            "no name",
+            large_unreadable("Secret", "", "default", "CREATE", ""),
+        ),
+        ("small secret", small),
+    ] {
+        let (status, answer) = call(app("mode: enforce\n"), "/validate", body).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {text}");
+        assert!(text.contains("not JSON"), "{what}: {text}");
+    }
 }
 
 /// Request bytes to response bytes, through the lean first pass and through the full parse.

@@ -60,6 +60,9 @@ pub struct AdmissionRequest {
     pub object: Option<Value>,
     #[serde(default)]
     pub dry_run: Option<bool>,
+    /// How much of the object (and of the request after it) was read (lean.rs).
+    #[serde(skip)]
+    pub built: Built,
 }
 
 impl AdmissionRequest {
@@ -73,6 +76,12 @@ impl AdmissionRequest {
 
     pub fn is_dry_run(&self) -> bool {
         self.dry_run.unwrap_or(false)
+    }
+
+    /// `dryRun` as read: `None` when the request was answered from its envelope, before the
+    /// object, and `dryRun` (which follows it) was never read.
+    pub fn dry_run_read(&self) -> Option<bool> {
+        (self.built != Built::Envelope).then(|| self.is_dry_run())
     }
 
     /// The object's kind: `request.kind.kind`, else the object's own `kind`.
@@ -140,19 +149,29 @@ struct RawReview {
 pub struct AdmissionReview {
     pub api_version: ApiVersion,
     pub request: AdmissionRequest,
-    /// How much of the object was built (lean.rs).
-    pub built: Built,
 }
 
 /// How much of `request.object` a parse built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Built {
-    /// Its identity only: the object surely holds nothing for the engine.
+    /// Nothing: the envelope (operation, subresource, or kind and name) decided before the
+    /// object, which was not read; nor was anything after it, such as `dryRun`.
+    Envelope,
+    /// Its identity only (kind, name, namespace, moved to the request's own fields): the object
+    /// surely holds nothing for the engine.
     Identity,
     /// A Pod or workload, with only the members the engine reads (linear work, no YAML).
     PodMembers,
     /// All of it.
+    #[default]
     Whole,
+}
+
+impl Built {
+    /// The engine surely finds nothing in what was read: the decision need not look.
+    pub fn not_relevant(self) -> bool {
+        matches!(self, Built::Envelope | Built::Identity)
+    }
 }
 
 /// Why a body is not an AdmissionReview we can answer (HTTP 400; the message is one line).
@@ -209,7 +228,6 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     Ok(AdmissionReview {
         api_version,
         request,
-        built: Built::Whole,
     })
 }
 

@@ -104,6 +104,9 @@ pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Ou
     if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
         return Outcome::allowed(Decision::Allowed, Some("subresource"));
     }
+    if req.built.not_relevant() {
+        return Outcome::allowed(Decision::Allowed, Some("not relevant"));
+    }
     let Some(obj) = req.object.as_ref().filter(|o| o.is_object()) else {
         return Outcome::allowed(Decision::Allowed, Some("no object"));
     };

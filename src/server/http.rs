@@ -87,7 +87,8 @@ struct Summary {
     namespace: String,
     name: String,
     operation: String,
-    dry_run: bool,
+    /// `None`: answered from the envelope, `dryRun` not read.
+    dry_run: Option<bool>,
 }
 
 impl Summary {
@@ -99,7 +100,7 @@ impl Summary {
             namespace: r.namespace().to_string(),
             name: r.name().to_string(),
             operation: r.operation().to_string(),
-            dry_run: r.is_dry_run(),
+            dry_run: r.dry_run_read(),
         }
     }
 
@@ -214,6 +215,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         Err(e) => return internal_error(endpoint, s, "parsing the request failed", &e),
     };
     let api_version = review.api_version;
+    let built = review.request.built;
     let who = Summary::of(&review.request);
     let policy = s.policy.clone();
     let answer = move || {
@@ -224,8 +226,8 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     // An object that was not built needs no evaluation, and a small pod's takes microseconds
     // (JSON only, linear): both are answered inline, saving two thread hand-offs. Whatever may
     // parse YAML or is large goes to the bounded pool with its deadline.
-    let inline = match review.built {
-        Built::Identity => true,
+    let inline = match built {
+        Built::Envelope | Built::Identity => true,
         Built::PodMembers => small,
         Built::Whole => false,
     };
@@ -271,7 +273,11 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             endpoint: endpoint.as_str(),
             kind: who.kind_label,
             decision: action,
-            dry_run: if who.dry_run { "true" } else { "false" },
+            dry_run: match who.dry_run {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "unknown",
+            },
         })
         .inc();
     if let Some(outcome) = &outcome {

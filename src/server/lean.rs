@@ -1,71 +1,63 @@
 //! The first, lean pass over an AdmissionReview body: most requests a webhook sees are for objects
 //! it has nothing to say about, and for those the object is not built at all.
 //!
-//! One borrowed pass reads the envelope and the object's few relevant fields
-//! (`engine::read::relevance`), skipping everything else (a 1 MiB ConfigMap's data is scanned, never
-//! copied or built). When the object surely holds nothing for the engine, the request carries a
-//! stub with only the object's identity (what messages and logs name). In every other case —
-//! a relevant or unusual object, or anything `parse_review` would reject or word differently — this
-//! returns `None` and the full parse runs as before, so answers and errors do not change; the
-//! engine and the patch always see the object built from the body exactly as received
-//! (DESIGN.md section 3).
+//! One borrowed pass (`envelope`) reads the envelope and the object's few relevant fields
+//! (`engine::read::relevance`), skipping everything else (a ConfigMap's data is scanned, never
+//! copied or built). A large body whose envelope already decides (a kind the engine never reads,
+//! a ConfigMap of another name, a DELETE, a subresource) is answered without reading its object
+//! at all. When the object surely holds nothing for the engine, the request carries only the
+//! object's identity (what messages and logs name). In every other case — a relevant or unusual
+//! object, or anything `parse_review` would reject or word differently — the full parse runs as
+//! before, so answers and errors do not change; the engine and the patch always see the object
+//! built from the body exactly as received (DESIGN.md section 3).
 
 use super::admission::{
     AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
     V1BETA1, parse_review,
 };
+use super::envelope::{self, FirstRead};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
-use serde_json::{Map, Value};
-use std::borrow::Cow;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Review<'a> {
-    #[serde(borrow)]
-    api_version: Cow<'a, str>,
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    request: Request<LeanObject<'a>>,
-}
+use serde_json::Value;
 
 /// The request envelope, generic over how its object is read: borrowed relevance fields in the
-/// first pass, the pruned object in the pod pass.
+/// first pass (`None`: not read, the envelope decided), the pruned object in the pod pass.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Request<O> {
-    uid: String,
+pub(super) struct Request<O> {
+    pub uid: String,
     #[serde(default)]
-    kind: Option<GroupVersionKind>,
+    pub kind: Option<GroupVersionKind>,
     #[serde(default)]
-    sub_resource: Option<String>,
+    pub sub_resource: Option<String>,
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(default)]
-    namespace: Option<String>,
+    pub namespace: Option<String>,
     #[serde(default)]
-    operation: Option<String>,
-    object: O,
+    pub operation: Option<String>,
+    pub object: O,
     #[serde(default)]
-    dry_run: Option<bool>,
+    pub dry_run: Option<bool>,
 }
 
 impl<O> Request<O> {
-    /// The `AdmissionRequest`, its object made from what was read.
-    fn into_request(self, object: impl FnOnce(O) -> Value) -> AdmissionRequest {
-        AdmissionRequest {
+    /// The `AdmissionRequest` with the given object, and what was read of it.
+    fn into_request(self, object: Option<Value>, built: Built) -> (AdmissionRequest, O) {
+        let request = AdmissionRequest {
             uid: Some(self.uid),
             kind: self.kind,
             sub_resource: self.sub_resource,
             name: self.name,
             namespace: self.namespace,
             operation: self.operation,
-            object: Some(object(self.object)),
+            object,
             dry_run: self.dry_run,
-        }
+            built,
+        };
+        (request, self.object)
     }
 }
 
@@ -77,21 +69,23 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     // SIMD check of a body lets both passes read it as text. Not for a large body: the first
     // pass skips most of its strings unchecked, and a megabyte would cost more to check up
     // front. Invalid UTF-8 takes the full parse, which words the error.
-    let text = if body.len() <= CHECK_UP_FRONT {
+    let small = body.len() <= CHECK_UP_FRONT;
+    let text = if small {
         simdutf8::basic::from_utf8(body).ok()
     } else {
         None
     };
+    // Only a large body is answered from its envelope: that saves scanning the object, but
+    // leaves `dryRun` (after the object) unread, which a small body's log line and metrics keep.
     let first = match text {
-        Some(text) => serde_json::from_str::<Review<'_>>(text),
-        None => serde_json::from_slice::<Review<'_>>(body),
+        Some(text) => envelope::read(&mut serde_json::Deserializer::from_str(text), false),
+        None => envelope::read(&mut serde_json::Deserializer::from_slice(body), !small),
     };
     match first_pass(first) {
         FirstPass::NotRelevant(api_version, request) => {
             return Ok(AdmissionReview {
                 api_version,
                 request: *request,
-                built: Built::Identity,
             });
         }
         FirstPass::Pod(api_version) => {
@@ -101,7 +95,6 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
                 return Ok(AdmissionReview {
                     api_version,
                     request,
-                    built: Built::PodMembers,
                 });
             }
         }
@@ -112,7 +105,8 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
 
 /// What the lean pass found.
 enum FirstPass {
-    /// The object surely holds nothing for the engine: the review, with a stub object.
+    /// The object surely holds nothing for the engine, or was not read: the review, with the
+    /// object's identity in the request's own fields.
     NotRelevant(ApiVersion, Box<AdmissionRequest>),
     /// A Pod or workload that may run a component: build only what the engine reads.
     Pod(ApiVersion),
@@ -120,34 +114,66 @@ enum FirstPass {
     Full,
 }
 
-/// Bodies up to this size are checked for UTF-8 once, before any pass.
+/// Bodies up to this size are checked for UTF-8 once, before any pass; larger ones may be
+/// answered from their envelope.
 const CHECK_UP_FRONT: usize = 64 * 1024;
 
-fn first_pass(review: serde_json::Result<Review<'_>>) -> FirstPass {
-    let Ok(review) = review else {
+fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
+    let Some(FirstRead {
+        api_version,
+        kind,
+        request: r,
+    }) = read
+    else {
         return FirstPass::Full;
     };
-    let api_version = match review.api_version.as_ref() {
+    let api_version = match api_version.as_ref() {
         V1 => ApiVersion::V1,
         V1BETA1 => ApiVersion::V1beta1,
         _ => return FirstPass::Full,
     };
-    let r = review.request;
-    if review.kind != "AdmissionReview" || r.uid.is_empty() {
+    if kind != "AdmissionReview" || r.uid.is_empty() {
         return FirstPass::Full;
     }
-    if r.object.may_be_relevant() {
-        let pod = r
-            .object
-            .kind()
-            .is_some_and(|k| pod_spec_pointer(k).is_some());
+    let Some(object) = &r.object else {
+        let (request, _) = r.into_request(None, Built::Envelope);
+        return FirstPass::NotRelevant(api_version, Box::new(request));
+    };
+    if object.may_be_relevant() {
+        let pod = object.kind().is_some_and(|k| pod_spec_pointer(k).is_some());
         return if pod {
             FirstPass::Pod(api_version)
         } else {
             FirstPass::Full
         };
     }
-    FirstPass::NotRelevant(api_version, Box::new(r.into_request(|o| stub(&o))))
+    let (mut request, object) = r.into_request(None, Built::Identity);
+    if let Some(o) = object {
+        identify(&mut request, &o);
+    }
+    FirstPass::NotRelevant(api_version, Box::new(request))
+}
+
+/// The object's identity, where the request's own fields lack it, so that messages and logs
+/// name the object as they would with it built (`AdmissionRequest::kind`, `name`, `namespace`).
+fn identify(r: &mut AdmissionRequest, o: &LeanObject<'_>) {
+    let empty = |s: &Option<String>| s.as_deref().is_none_or(str::is_empty);
+    if r.kind.as_ref().is_none_or(|k| k.kind.is_empty())
+        && let Some(kind) = o.kind()
+    {
+        let gvk = r.kind.get_or_insert_with(GroupVersionKind::default);
+        gvk.kind = kind.to_string();
+    }
+    if empty(&r.namespace) {
+        r.namespace = o.namespace().filter(|s| !s.is_empty()).map(str::to_string);
+    }
+    if empty(&r.name) {
+        let name = [o.name(), o.generate_name()]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty());
+        r.name = name.map(str::to_string);
+    }
 }
 
 #[derive(Deserialize)]
@@ -164,26 +190,7 @@ struct PodObject(#[serde(deserialize_with = "pruned::pod_object")] Value);
 /// full parse). The envelope was checked by [`first_pass`].
 fn pod_request(body: &str) -> Option<AdmissionRequest> {
     let r = serde_json::from_str::<PodReview>(body).ok()?.request;
-    Some(r.into_request(|PodObject(o)| o))
-}
-
-/// The object's identity alone: the engine finds nothing in it, as in the whole object.
-fn stub(o: &LeanObject<'_>) -> Value {
-    let text = |s: &str| Value::String(s.to_string());
-    let mut metadata = Map::new();
-    for (key, value) in [
-        ("name", o.name()),
-        ("namespace", o.namespace()),
-        ("generateName", o.generate_name()),
-    ] {
-        if let Some(v) = value {
-            metadata.insert(key.into(), text(v));
-        }
-    }
-    let mut out = Map::new();
-    if let Some(kind) = o.kind() {
-        out.insert("kind".into(), text(kind));
-    }
-    out.insert("metadata".into(), Value::Object(metadata));
-    Value::Object(out)
+    let (mut request, PodObject(object)) = r.into_request(None, Built::PodMembers);
+    request.object = Some(object);
+    Some(request)
 }

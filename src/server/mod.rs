@@ -9,6 +9,7 @@ pub mod admission;
 pub mod body;
 pub mod conn;
 pub mod decide;
+mod envelope;
 pub mod http;
 pub mod lean;
 mod listener;

@@ -199,15 +199,6 @@ impl LeanObject<'_> {
     pub fn may_be_relevant(&self) -> bool {
         let kind = self.kind().unwrap_or("");
         match kind {
-            // Talos and k3s documents carry no kind; the full reader decides.
-            "" | "KubeletConfiguration" | "ClusterConfiguration" => true,
-            k if DECLARED_KINDS.contains(&k) => true,
-            "ConfigMap" => {
-                self.namespace().is_none_or(|ns| ns == "kube-system")
-                    && self
-                        .name()
-                        .is_some_and(|n| is_kubelet_config_map_name(n) || n == "kubeadm-config")
-            }
             k if pod_spec_pointer(k).is_some() => {
                 let specs = pod_specs(&self.fields);
                 // `by_label` reads the template's labels, else the object's: either may name it.
@@ -220,8 +211,24 @@ impl LeanObject<'_> {
                         .any(|c| c.may_run_component(labelled))
                 })
             }
-            _ => false,
+            k => kind_may_be_relevant(k, self.name(), self.namespace()),
         }
+    }
+}
+
+/// `false` only when `read::extract` surely finds no subject in an object of this kind, name
+/// and namespace, whatever else it holds: decided from identity alone, as the webhook may before
+/// reading an object (a Pod or workload is always "maybe": its containers decide).
+pub fn kind_may_be_relevant(kind: &str, name: Option<&str>, namespace: Option<&str>) -> bool {
+    match kind {
+        // Talos and k3s documents carry no kind; the full reader decides.
+        "" | "KubeletConfiguration" | "ClusterConfiguration" => true,
+        k if DECLARED_KINDS.contains(&k) || pod_spec_pointer(k).is_some() => true,
+        "ConfigMap" => {
+            namespace.is_none_or(|ns| ns == "kube-system")
+                && name.is_some_and(|n| is_kubelet_config_map_name(n) || n == "kubeadm-config")
+        }
+        _ => false,
     }
 }
 

@@ -1,0 +1,257 @@
+//! The lean pass's reader: the AdmissionReview envelope in one borrowed pass, and of the object
+//! only what relevance depends on. Hand-written rather than derived so that it can stop at
+//! `request.object` when the envelope alone decides: the API server writes `apiVersion`, `kind`,
+//! then `request` with `uid`, `kind`, `subResource`, `name`, `namespace` and `operation` before
+//! `object` (Go's field order), and a megabyte of object then need not be scanned.
+//!
+//! Anything unexpected (a duplicate, a wrong type, a missing field) is `None`: the caller takes
+//! the full parse, which words the error.
+
+use super::admission::{GroupVersionKind, V1, V1BETA1};
+use super::lean::Request;
+use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What the first pass read. `request.object` is `None` when the envelope decided and the
+/// object (and everything after it) was not read.
+pub(super) struct FirstRead<'a> {
+    pub api_version: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    pub request: Request<Option<LeanObject<'a>>>,
+}
+
+/// Read a body; `may_stop`: the reader may stop at `request.object` when the envelope decides.
+pub(super) fn read<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    may_stop: bool,
+) -> Option<FirstRead<'de>> {
+    let mut stopped = None;
+    let top = Top {
+        stopped: &mut stopped,
+        may_stop,
+    };
+    match top.deserialize(&mut *de) {
+        // Trailing bytes after the review fail the full parse too.
+        Ok(read) => de.end().ok().map(|()| read),
+        // The reader stopped on purpose: the error carries nothing, the slot the request.
+        Err(_) => stopped,
+    }
+}
+
+/// A string, borrowed from the body where it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum TopField {
+    ApiVersion,
+    Kind,
+    Request,
+    #[serde(other)]
+    Other,
+}
+
+struct Top<'s, 'a> {
+    stopped: &'s mut Option<FirstRead<'a>>,
+    may_stop: bool,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for Top<'s, 'de> {
+    type Value = FirstRead<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+fn once<T, E: serde::de::Error>(
+    slot: &mut Option<T>,
+    value: T,
+    name: &'static str,
+) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
+    type Value = FirstRead<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionReview")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut api_version, mut kind, mut request) = (None, None, None);
+        let mut stop = None;
+        while let Some(field) = map.next_key::<TopField>()? {
+            match field {
+                TopField::ApiVersion => {
+                    once(&mut api_version, map.next_value::<Text>()?.0, "apiVersion")?
+                }
+                TopField::Kind => once(&mut kind, map.next_value::<Text>()?.0, "kind")?,
+                TopField::Request => {
+                    // Stopping needs a review already known good: the rest is never checked.
+                    let good = api_version
+                        .as_deref()
+                        .is_some_and(|v| v == V1 || v == V1BETA1)
+                        && kind.as_deref() == Some("AdmissionReview");
+                    let seed = RequestSeed {
+                        stopped: &mut stop,
+                        may_stop: self.may_stop && good,
+                    };
+                    match map.next_value_seed(seed) {
+                        Ok(r) => once(&mut request, r, "request")?,
+                        Err(e) => {
+                            if let (Some(request), Some(api_version), Some(kind)) =
+                                (stop.take(), api_version, kind)
+                            {
+                                *self.stopped = Some(FirstRead {
+                                    api_version,
+                                    kind,
+                                    request,
+                                });
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                TopField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(FirstRead {
+            api_version: api_version.ok_or_else(|| A::Error::missing_field("apiVersion"))?,
+            kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
+            request: request.ok_or_else(|| A::Error::missing_field("request"))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum RequestField {
+    Uid,
+    Kind,
+    SubResource,
+    Name,
+    Namespace,
+    Operation,
+    Object,
+    DryRun,
+    #[serde(other)]
+    Other,
+}
+
+type LeanRequest<'a> = Request<Option<LeanObject<'a>>>;
+
+struct RequestSeed<'s, 'a> {
+    stopped: &'s mut Option<LeanRequest<'a>>,
+    may_stop: bool,
+}
+
+impl<'de, 's> DeserializeSeed<'de> for RequestSeed<'s, 'de> {
+    type Value = LeanRequest<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// The request's fields before its object, as read so far.
+#[derive(Default)]
+struct Envelope {
+    uid: Option<String>,
+    kind: Option<Option<GroupVersionKind>>,
+    sub_resource: Option<Option<String>>,
+    name: Option<Option<String>>,
+    namespace: Option<Option<String>>,
+    operation: Option<Option<String>>,
+}
+
+fn text(s: &Option<Option<String>>) -> Option<&str> {
+    s.as_ref()?.as_deref().filter(|s| !s.is_empty())
+}
+
+impl Envelope {
+    /// Does the envelope alone decide, whatever the object holds? `decide` answers a DELETE, a
+    /// CONNECT and a subresource before looking at the object, and an object of a kind and name
+    /// the engine never reads is not relevant (a superset: a Pod is always read).
+    fn decides(&self) -> bool {
+        if self.uid.as_deref().is_none_or(str::is_empty) {
+            return false;
+        }
+        let op = text(&self.operation).unwrap_or("");
+        if op.eq_ignore_ascii_case("DELETE") || op.eq_ignore_ascii_case("CONNECT") {
+            return true;
+        }
+        if text(&self.sub_resource).is_some() {
+            return true;
+        }
+        let kind = self
+            .kind
+            .as_ref()
+            .and_then(|k| k.as_ref())
+            .map(|k| k.kind.as_str());
+        // Without a name (a CREATE with generateName) the log line would lack the object's.
+        kind.is_some_and(|k| !k.is_empty())
+            && text(&self.name).is_some()
+            && !kind_may_be_relevant(kind.unwrap_or(""), text(&self.name), text(&self.namespace))
+    }
+
+    fn into_request<O>(self, object: O, dry_run: Option<bool>) -> Request<O> {
+        Request {
+            uid: self.uid.unwrap_or_default(),
+            kind: self.kind.flatten(),
+            sub_resource: self.sub_resource.flatten(),
+            name: self.name.flatten(),
+            namespace: self.namespace.flatten(),
+            operation: self.operation.flatten(),
+            object,
+            dry_run,
+        }
+    }
+}
+
+impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
+    type Value = LeanRequest<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionRequest")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut e = Envelope::default();
+        let (mut object, mut dry_run) = (None, None);
+        while let Some(field) = map.next_key::<RequestField>()? {
+            match field {
+                RequestField::Uid => once(&mut e.uid, map.next_value()?, "uid")?,
+                RequestField::Kind => once(&mut e.kind, map.next_value()?, "kind")?,
+                RequestField::SubResource => {
+                    once(&mut e.sub_resource, map.next_value()?, "subResource")?
+                }
+                RequestField::Name => once(&mut e.name, map.next_value()?, "name")?,
+                RequestField::Namespace => once(&mut e.namespace, map.next_value()?, "namespace")?,
+                RequestField::Operation => once(&mut e.operation, map.next_value()?, "operation")?,
+                RequestField::DryRun => once(&mut dry_run, map.next_value()?, "dryRun")?,
+                RequestField::Object => {
+                    if object.is_none() && self.may_stop && e.decides() {
+                        *self.stopped = Some(e.into_request(None, None));
+                        // Not a failure: `read` finds the request in the slot.
+                        return Err(A::Error::custom("stopped at the object"));
+                    }
+                    once(&mut object, map.next_value::<LeanObject<'de>>()?, "object")?
+                }
+                RequestField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if e.uid.is_none() {
+            return Err(A::Error::missing_field("uid"));
+        }
+        let object = object.ok_or_else(|| A::Error::missing_field("object"))?;
+        Ok(e.into_request(Some(object), dry_run.flatten()))
+    }
+}
