@@ -9,18 +9,30 @@
 
 use super::admission::{GroupVersionKind, V1, V1BETA1};
 use super::lean::Request;
-use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant};
+use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant, take_stopped};
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::fmt;
 
-/// What the first pass read. `request.object` is `None` when the envelope decided and the
-/// object (and everything after it) was not read.
+/// What the first pass read.
 pub(super) struct FirstRead<'a> {
     pub api_version: Cow<'a, str>,
     pub kind: Cow<'a, str>,
-    pub request: Request<Option<LeanObject<'a>>>,
+    pub request: Request<Object<'a>>,
+}
+
+/// What the first pass read of `request.object`.
+// One per request, on the stack: boxing the large variant would cost an allocation each time.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Object<'a> {
+    /// The fields relevance depends on.
+    Read(LeanObject<'a>),
+    /// Nothing: the envelope decided, and neither the object nor what follows it was read.
+    NotRead,
+    /// The read stopped at a pod's container that may run a component
+    /// (`relevance::take_stopped`): what follows was not read, the pod pass reads it.
+    Component,
 }
 
 /// Read a body; `may_stop`: the reader may stop at `request.object` when the envelope decides.
@@ -147,7 +159,7 @@ enum RequestField {
     Other,
 }
 
-type LeanRequest<'a> = Request<Option<LeanObject<'a>>>;
+type LeanRequest<'a> = Request<Object<'a>>;
 
 struct RequestSeed<'s, 'a> {
     stopped: &'s mut Option<LeanRequest<'a>>,
@@ -236,12 +248,23 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                 RequestField::Operation => once(&mut e.operation, map.next_value()?, "operation")?,
                 RequestField::DryRun => once(&mut dry_run, map.next_value()?, "dryRun")?,
                 RequestField::Object => {
-                    if object.is_none() && self.may_stop && e.decides() {
-                        *self.stopped = Some(e.into_request(None, None));
+                    if object.is_some() {
+                        return Err(A::Error::duplicate_field("object"));
+                    }
+                    if self.may_stop && e.decides() {
+                        *self.stopped = Some(e.into_request(Object::NotRead, None));
                         // Not a failure: `read` finds the request in the slot.
                         return Err(A::Error::custom("stopped at the object"));
                     }
-                    once(&mut object, map.next_value::<LeanObject<'de>>()?, "object")?
+                    match map.next_value::<LeanObject<'de>>() {
+                        Ok(o) => object = Some(Object::Read(o)),
+                        Err(err) => {
+                            if take_stopped() {
+                                *self.stopped = Some(e.into_request(Object::Component, None));
+                            }
+                            return Err(err);
+                        }
+                    }
                 }
                 RequestField::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -252,6 +275,6 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
             return Err(A::Error::missing_field("uid"));
         }
         let object = object.ok_or_else(|| A::Error::missing_field("object"))?;
-        Ok(e.into_request(Some(object), dry_run.flatten()))
+        Ok(e.into_request(object, dry_run.flatten()))
     }
 }

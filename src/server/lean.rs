@@ -15,7 +15,7 @@ use super::admission::{
     AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
     V1BETA1, parse_review,
 };
-use super::envelope::{self, FirstRead};
+use super::envelope::{self, FirstRead, Object};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
@@ -135,9 +135,13 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
     if kind != "AdmissionReview" || r.uid.is_empty() {
         return FirstPass::Full;
     }
-    let Some(object) = &r.object else {
-        let (request, _) = r.into_request(None, Built::Envelope);
-        return FirstPass::NotRelevant(api_version, Box::new(request));
+    let object = match &r.object {
+        Object::Read(o) => o,
+        Object::NotRead => {
+            let (request, _) = r.into_request(None, Built::Envelope);
+            return FirstPass::NotRelevant(api_version, Box::new(request));
+        }
+        Object::Component => return FirstPass::Pod(api_version),
     };
     if object.may_be_relevant() {
         let pod = object.kind().is_some_and(|k| pod_spec_pointer(k).is_some());
@@ -148,7 +152,7 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
         };
     }
     let (mut request, object) = r.into_request(None, Built::Identity);
-    if let Some(o) = object {
+    if let Object::Read(o) = object {
         identify(&mut request, &o);
     }
     FirstPass::NotRelevant(api_version, Box::new(request))

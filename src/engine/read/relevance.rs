@@ -9,10 +9,11 @@
 //! takes the full path too.
 
 use crate::engine::read::subjects::{is_kubelet_config_map_name, pod_spec_pointer};
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
+pub use stop::take_stopped;
+use stop::{Command, FirstWord, Image, Word};
 
 type Text<'a> = Option<Cow<'a, str>>;
 
@@ -98,24 +99,67 @@ struct JobTemplate<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct Container<'a> {
     #[serde(default, borrow)]
-    image: Text<'a>,
+    image: Option<Image<'a>>,
     #[serde(default, borrow)]
-    command: Option<Vec<Cow<'a, str>>>,
+    command: Option<Command<'a>>,
     #[serde(default, borrow)]
-    args: Option<Vec<Cow<'a, str>>>,
+    args: Option<FirstWord<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum ObjectField {
+    Kind,
+    Metadata,
+    Spec,
+    Template,
+    #[serde(other)]
+    Other,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for LeanObject<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Only a mapping: a struct would also accept an array, which the engine does not read
+        // as an object.
         struct MapOnly<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for MapOnly<'a> {
             type Value = LeanObject<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a Kubernetes object (a JSON mapping)")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let fields = Fields::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(LeanObject { fields })
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut f = Fields::default();
+                let mut seen = [false; 4];
+                while let Some(field) = map.next_key::<ObjectField>()? {
+                    let (i, name) = match field {
+                        ObjectField::Kind => (0, "kind"),
+                        ObjectField::Metadata => (1, "metadata"),
+                        ObjectField::Spec => (2, "spec"),
+                        ObjectField::Template => (3, "template"),
+                        ObjectField::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if std::mem::replace(&mut seen[i], true) {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    // A container surely running a component may stop the read of a pod spec,
+                    // once the kind, written before it, says it is one.
+                    let pod = f
+                        .kind
+                        .as_deref()
+                        .is_some_and(|k| pod_spec_pointer(k).is_some());
+                    match field {
+                        ObjectField::Kind => {
+                            f.kind = map.next_value::<Option<Word>>()?.map(|w| w.0)
+                        }
+                        ObjectField::Metadata => f.metadata = map.next_value()?,
+                        ObjectField::Spec => f.spec = stop::watching(pod, || map.next_value())?,
+                        _ => f.template = stop::watching(pod, || map.next_value())?,
+                    }
+                }
+                Ok(LeanObject { fields: f })
             }
         }
         d.deserialize_map(MapOnly(std::marker::PhantomData))
@@ -130,17 +174,18 @@ impl Container<'_> {
     /// A superset of `component::recognize`: every way it finds a component goes through an
     /// image, a first word or a `component` label naming `kube…`/`hyperkube…`, or a shell line.
     fn may_run_component(&self, labelled: bool) -> bool {
-        let first = self
-            .command
-            .iter()
-            .chain(self.args.iter())
-            .flatten()
-            .next()
-            .map(|w| w.as_ref());
-        first.is_some_and(|w| names_kube(w) || SHELLS.contains(&basename(w)))
-            || self.image.as_deref().is_some_and(names_kube)
+        // The first word of `command`, else of `args`.
+        let lists = [self.command.as_ref().map(|c| &c.0), self.args.as_ref()];
+        let first = lists.into_iter().flatten().find_map(|w| w.0.as_deref());
+        first.is_some_and(first_word_may_run)
+            || self.image.as_ref().is_some_and(|i| names_kube(&i.0))
             || labelled
     }
+}
+
+/// A container whose first word this is may run a component, whatever else it holds.
+fn first_word_may_run(word: &str) -> bool {
+    names_kube(word) || SHELLS.contains(&basename(word))
 }
 
 fn names_kube(s: &str) -> bool {
@@ -231,6 +276,9 @@ pub fn kind_may_be_relevant(kind: &str, name: Option<&str>, namespace: Option<&s
         _ => false,
     }
 }
+
+#[path = "relevance_stop.rs"]
+mod stop;
 
 #[cfg(test)]
 #[path = "relevance_tests.rs"]

@@ -3,11 +3,51 @@ use crate::engine::read::extract;
 use crate::engine::read::subjects::Target;
 use serde_json::{Value, json};
 
+/// `None`: the lean read failed (the caller takes the full parse). A read that stopped at a
+/// container that may run a component is "maybe".
 fn lean(obj: &Value) -> Option<bool> {
-    let text = obj.to_string();
-    serde_json::from_str::<LeanObject<'_>>(&text)
-        .ok()
-        .map(|o| o.may_be_relevant())
+    lean_text(&obj.to_string())
+}
+
+fn lean_text(text: &str) -> Option<bool> {
+    match serde_json::from_str::<LeanObject<'_>>(text) {
+        Ok(o) => Some(o.may_be_relevant()),
+        Err(_) => take_stopped().then_some(true),
+    }
+}
+
+#[test]
+fn a_pod_read_stops_at_a_container_that_may_run_a_component() {
+    // What follows the stop is not read: not even the broken container after it.
+    let broken = r#"{"name":"late","command":[1]}]}}"#;
+    for first in [
+        r#"{"name":"a","image":"registry.k8s.io/kube-apiserver:v1.34.2"}"#,
+        r#"{"name":"a","command":["kube-controller-manager","--v=2"]}"#,
+        r#"{"name":"a","command":["/bin/sh","-c","exec kubelet"]}"#,
+    ] {
+        for kind in ["Pod", "Deployment"] {
+            let spec = if kind == "Pod" {
+                ""
+            } else {
+                r#"{"template":{"spec":"#
+            };
+            let text =
+                format!(r#"{{"kind":"{kind}","spec":{spec}{{"containers":[{first},{broken}"#);
+            assert_eq!(lean_text(&text), Some(true), "{text}");
+            assert!(!take_stopped(), "the mark is cleared");
+        }
+    }
+    // Not a pod (or not yet known to be one when the spec is read): read whole, and the broken
+    // container fails the read as before; nor does `args` stop it, as `command` may follow.
+    for text in [
+        format!(r#"{{"kind":"Widget","spec":{{"containers":[{{"image":"kube-x"}},{broken}"#),
+        format!(r#"{{"spec":{{"containers":[{{"image":"kube-x"}},{broken},"kind":"Pod"}}"#),
+        format!(r#"{{"kind":"Pod","spec":{{"containers":[{{"args":["kube-x"]}},{broken}"#),
+    ] {
+        assert_eq!(lean_text(&text), None, "{text}");
+    }
+    // Outside a read of a pod spec, nothing stops.
+    assert!(serde_json::from_str::<Container<'_>>(r#"{"image":"kube-x"}"#).is_ok());
 }
 
 #[test]
