@@ -6,6 +6,7 @@ use crate::engine::read::component::{self, Invocation};
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::rules::Component;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// One component found in an object, with where its settings live.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +40,9 @@ pub enum Settings {
 pub struct KubeadmArgs {
     /// The ConfigMap key holding the ClusterConfiguration (`None`: the document itself).
     pub embedded: Option<String>,
-    /// The ClusterConfiguration value (parsed from `embedded` when set).
-    pub config: Value,
+    /// The ClusterConfiguration value (parsed from `embedded` when set), shared by the
+    /// document's two subjects.
+    pub config: Arc<Value>,
     /// `apiServer` or `controllerManager`.
     pub section: &'static str,
     /// v1beta4 writes extraArgs as a list of `{name, value}`; earlier versions as a map.
@@ -252,6 +254,7 @@ fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
 }
 
 fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
+    let config = Arc::new(config);
     let list_form = str_at(&config, "/apiVersion").is_some_and(|v| v.ends_with("/v1beta4"));
     let prefix = if embedded.is_some() {
         "data.ClusterConfiguration."
@@ -271,7 +274,7 @@ fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
             location: format!("{prefix}{section}.extraArgs"),
             settings: Settings::Kubeadm(KubeadmArgs {
                 embedded: embedded.clone(),
-                config: config.clone(),
+                config: Arc::clone(&config),
                 section,
                 list_form,
                 flags,
