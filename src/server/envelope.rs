@@ -2,7 +2,10 @@
 //! only what relevance depends on. Hand-written rather than derived so that it can stop at
 //! `request.object` when the envelope alone decides: the API server writes `apiVersion`, `kind`,
 //! then `request` with `uid`, `kind`, `subResource`, `name`, `namespace` and `operation` before
-//! `object` (Go's field order), and a megabyte of object then need not be scanned.
+//! `object` (Go's field order), and a megabyte of object then need not be scanned. It also stops
+//! there when the envelope names an object the full parse reads whole anyway (kubelet-config,
+//! kubeadm-config, a declared source), and inside a pod's spec at the first container that may
+//! run a component (`relevance`), which the pod pass reads whole anyway.
 //!
 //! Anything unexpected (a duplicate, a wrong type, a missing field) is `None`: the caller takes
 //! the full parse, which words the error.
@@ -10,6 +13,7 @@
 use super::admission::{GroupVersionKind, V1, V1BETA1};
 use super::lean::Request;
 use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant, take_stopped};
+use crate::engine::read::subjects::pod_spec_pointer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
@@ -33,6 +37,9 @@ pub(super) enum Object<'a> {
     /// The read stopped at a pod's container that may run a component
     /// (`relevance::take_stopped`): what follows was not read, the pod pass reads it.
     Component,
+    /// Not read: the envelope names an object the engine reads whole (kubelet-config,
+    /// kubeadm-config, a declared source), which the full parse reads again anyway.
+    Whole,
 }
 
 /// Read a body; `may_stop`: the reader may stop at `request.object` when the envelope decides.
@@ -214,6 +221,20 @@ impl Envelope {
             && !kind_may_be_relevant(kind.unwrap_or(""), text(&self.name), text(&self.namespace))
     }
 
+    /// Does the envelope name an object that is surely read whole, not a pod?
+    fn names_whole(&self) -> bool {
+        let kind = self
+            .kind
+            .as_ref()
+            .and_then(|k| k.as_ref())
+            .map(|k| k.kind.as_str());
+        kind.is_some_and(|k| {
+            !k.is_empty()
+                && pod_spec_pointer(k).is_none()
+                && kind_may_be_relevant(k, text(&self.name), text(&self.namespace))
+        })
+    }
+
     fn into_request<O>(self, object: O, dry_run: Option<bool>) -> Request<O> {
         Request {
             uid: self.uid.unwrap_or_default(),
@@ -251,8 +272,15 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                     if object.is_some() {
                         return Err(A::Error::duplicate_field("object"));
                     }
-                    if self.may_stop && e.decides() {
-                        *self.stopped = Some(e.into_request(Object::NotRead, None));
+                    let stop = if self.may_stop && e.decides() {
+                        Some(Object::NotRead)
+                    } else if e.names_whole() {
+                        Some(Object::Whole)
+                    } else {
+                        None
+                    };
+                    if let Some(object) = stop {
+                        *self.stopped = Some(e.into_request(object, None));
                         // Not a failure: `read` finds the request in the slot.
                         return Err(A::Error::custom("stopped at the object"));
                     }

@@ -142,6 +142,7 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
             return FirstPass::NotRelevant(api_version, Box::new(request));
         }
         Object::Component => return FirstPass::Pod(api_version),
+        Object::Whole => return FirstPass::Full,
     };
     if object.may_be_relevant() {
         let pod = object.kind().is_some_and(|k| pod_spec_pointer(k).is_some());
