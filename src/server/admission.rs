@@ -30,12 +30,10 @@ impl ApiVersion {
     }
 }
 
+/// `request.kind`, a GroupVersionKind of which only the kind is read (group and version are
+/// skipped, not copied: nothing uses them).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GroupVersionKind {
-    #[serde(default)]
-    pub group: String,
-    #[serde(default)]
-    pub version: String,
     #[serde(default)]
     pub kind: String,
 }
