@@ -52,8 +52,18 @@ fn is_hyperkube(word: &str) -> bool {
     basename(word) == "hyperkube"
 }
 
+/// Does `s` contain `kube`? A plain scan: the strings are short, and `str::contains` sets up
+/// a substring searcher on every call, which costs more than the scan.
+pub fn names_kube(s: &str) -> bool {
+    s.as_bytes().windows(4).any(|w| w == b"kube")
+}
+
 /// `registry.k8s.io/kube-apiserver-amd64:v1.34.2@sha256:…` → kube-apiserver.
 pub fn image_component(image: &str) -> Option<Component> {
+    // Every name `executable` knows holds `kube`: most images are turned away here.
+    if !names_kube(image) {
+        return None;
+    }
     let last = basename(image);
     let name = last.split(['@', ':']).next().unwrap_or(last);
     let name = ["-amd64", "-arm64", "-arm", "-ppc64le", "-s390x"]
@@ -89,47 +99,50 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
     };
     let command = strings("command");
     let args = strings("args");
-    let mut argv: Vec<Token> = Vec::new();
-    for (list, items) in [(List::Command, &command), (List::Args, &args)] {
-        for (index, text) in items.iter().flatten().enumerate() {
-            argv.push(Token {
-                text: (*text).to_string(),
-                origin: Origin::Item { list, index },
-            });
+    // The words are copied into tokens only for a container that runs a component: most don't.
+    let mut words = command.iter().flatten().chain(args.iter().flatten());
+    let (first, second) = (words.next().copied(), words.next().copied());
+    let argv = || {
+        let mut argv: Vec<Token> = Vec::new();
+        for (list, items) in [(List::Command, &command), (List::Args, &args)] {
+            for (index, text) in items.iter().flatten().enumerate() {
+                argv.push(Token {
+                    text: (*text).to_string(),
+                    origin: Origin::Item { list, index },
+                });
+            }
         }
-    }
+        argv
+    };
     let has_args = args.as_ref().is_some_and(|a| !a.is_empty());
     let image = container.get("image").and_then(Value::as_str).unwrap_or("");
 
     // `sh -c "<line>"`: the component is a simple command inside the line.
-    if let Some(first) = argv.first()
-        && shell_name(&first.text)
-        && let Some(inv) = from_shell(&argv)
+    if first.is_some_and(shell_name)
+        && let Some(inv) = from_shell(&argv())
     {
         return Some(inv);
     }
 
     let found = if command.is_none() {
         // The image's entrypoint runs; args are its flags (or a hyperkube subcommand).
-        match argv.first().map(|t| t.text.as_str()) {
+        match first {
             Some(first) if executable(first).is_some() => executable(first).map(|c| (c, 1)),
             Some(first) if is_image_hyperkube(image) => component_named(first).map(|c| (c, 1)),
             _ => image_component(image).map(|c| (c, 0)),
         }
     } else {
-        let first = argv.first().map(|t| t.text.as_str()).unwrap_or("");
+        let first = first.unwrap_or("");
         if let Some(c) = executable(first) {
             Some((c, 1))
         } else if is_hyperkube(first) {
-            argv.get(1)
-                .and_then(|t| component_named(&t.text))
-                .map(|c| (c, 2))
+            second.and_then(component_named).map(|c| (c, 2))
         } else {
             by_label(container, labels, sole).map(|c| (c, 1))
         }
     };
     let (component, skip) = found?;
-    let flag_tokens: Vec<Token> = argv.into_iter().skip(skip).collect();
+    let flag_tokens: Vec<Token> = argv().into_iter().skip(skip).collect();
     let flags = Flags::parse(flag_tokens);
     let insert = list_insert(
         &flags,

@@ -8,6 +8,7 @@
 //! field whose type differs from what this view expects fails the lean parse, and the caller
 //! takes the full path too.
 
+use crate::engine::read::component::names_kube;
 use crate::engine::read::subjects::{is_kubelet_config_map_name, pod_spec_pointer};
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -188,9 +189,6 @@ fn first_word_may_run(word: &str) -> bool {
     names_kube(word) || SHELLS.contains(&basename(word))
 }
 
-fn names_kube(s: &str) -> bool {
-    s.contains("kube")
-}
 
 impl Meta<'_> {
     fn labelled(&self) -> bool {

@@ -8,7 +8,8 @@
 //! from a real one with [`take_stopped`]. A list's first word is all relevance reads of it; the
 //! rest is still checked to be strings, so a malformed list fails as it did when kept whole.
 
-use super::{first_word_may_run, names_kube};
+use super::first_word_may_run;
+use crate::engine::read::component::names_kube;
 use serde::de::{Error, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
