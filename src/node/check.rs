@@ -8,11 +8,13 @@ use crate::engine::{self, Target};
 pub use crate::node::inputs::object_name;
 use crate::node::inputs::{self, Item, Parsed};
 use crate::node::k3s;
+use crate::node::walk;
 use crate::report::Record;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// A file found under the paths given, or a problem reaching one.
+#[derive(Debug)]
 pub enum Input {
     File(PathBuf),
     Stdin,
@@ -46,33 +48,12 @@ pub fn inputs(paths: &[PathBuf]) -> impl Iterator<Item = Input> + '_ {
             if p.as_os_str() == "-" {
                 Box::new(std::iter::once(Input::Stdin))
             } else if p.is_dir() {
-                Box::new(walk(p))
+                Box::new(walk::files(p, interesting))
             } else {
                 Box::new(std::iter::once(Input::File(p.clone())))
             }
         })
         .filter_map(move |i| group_k3s(i, &mut seen))
-}
-
-/// The interesting files under a directory, in name order, hidden entries left out.
-fn walk(p: &Path) -> impl Iterator<Item = Input> + '_ {
-    walkdir::WalkDir::new(p)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
-        })
-        .filter_map(move |entry| match entry {
-            Ok(e) if e.file_type().is_dir() => None,
-            Ok(e) if interesting(e.path()) => Some(Input::File(e.into_path())),
-            Ok(_) => None,
-            Err(e) => Some(Input::Unreachable {
-                path: e.path().map_or_else(|| p.to_path_buf(), Path::to_path_buf),
-                reason: e
-                    .io_error()
-                    .map_or_else(|| e.to_string(), |io| io.to_string()),
-            }),
-        })
 }
 
 /// k3s/RKE2 files that merge with drop-ins become one input (once, however many were named).

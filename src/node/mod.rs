@@ -14,3 +14,4 @@ pub mod proc;
 pub mod running;
 pub mod stream;
 pub mod tree;
+mod walk;

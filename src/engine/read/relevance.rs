@@ -189,7 +189,6 @@ fn first_word_may_run(word: &str) -> bool {
     names_kube(word) || SHELLS.contains(&basename(word))
 }
 
-
 impl Meta<'_> {
     fn labelled(&self) -> bool {
         self.labels
