@@ -48,7 +48,10 @@ pub fn inputs(paths: &[PathBuf]) -> impl Iterator<Item = Input> + '_ {
             if p.as_os_str() == "-" {
                 Box::new(std::iter::once(Input::Stdin))
             } else if p.is_dir() {
-                Box::new(walk::files(p, interesting))
+                Box::new(walk::files(p, interesting).map(|found| match found {
+                    Ok(path) => Input::File(path),
+                    Err(walk::Unreachable { path, reason }) => Input::Unreachable { path, reason },
+                }))
             } else {
                 Box::new(std::iter::once(Input::File(p.clone())))
             }

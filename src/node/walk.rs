@@ -5,7 +5,6 @@
 //! 100,000 files cost 20 MB. Here an entry is its name's bytes in one shared buffer and an
 //! index (about 30 bytes).
 
-use super::check::Input;
 use std::ffi::OsStr;
 use std::fs::FileType;
 use std::os::unix::ffi::OsStrExt;
@@ -65,9 +64,18 @@ impl Listing {
     }
 }
 
-/// The interesting files under `root`, lazily: unreadable directories are
-/// [`Input::Unreachable`], in their place.
-pub fn files(root: &Path, interesting: fn(&Path) -> bool) -> impl Iterator<Item = Input> {
+/// A directory that could not be listed, and why.
+#[derive(Debug)]
+pub struct Unreachable {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The interesting files under `root`, lazily; an unreadable directory in its place.
+pub fn files(
+    root: &Path,
+    interesting: fn(&Path) -> bool,
+) -> impl Iterator<Item = Result<PathBuf, Unreachable>> {
     let mut stack: Vec<Listing> = Vec::new();
     let mut first = Some(root.to_path_buf());
     std::iter::from_fn(move || {
@@ -85,17 +93,17 @@ pub fn files(root: &Path, interesting: fn(&Path) -> bool) -> impl Iterator<Item 
             };
             if !is_dir {
                 if interesting(&path) {
-                    return Some(Input::File(path));
+                    return Some(Ok(path));
                 }
                 continue;
             }
             match Listing::read(&path) {
                 Ok(listing) => stack.push(listing),
                 Err(e) => {
-                    return Some(Input::Unreachable {
+                    return Some(Err(Unreachable {
                         path,
                         reason: e.to_string(),
-                    });
+                    }));
                 }
             }
         }
@@ -144,10 +152,7 @@ mod tests {
         std::os::unix::fs::symlink(root.join("b.yaml"), root.join("link.yaml")).unwrap();
         let interesting = |p: &Path| p.extension().is_some_and(|e| e == "yaml" || e == "json");
         let got: Vec<PathBuf> = files(&root, interesting)
-            .map(|i| match i {
-                Input::File(p) => p,
-                other => panic!("{other:?}"),
-            })
+            .map(|i| i.unwrap_or_else(|e| panic!("{e:?}")))
             .collect();
         let want = reference(&root, interesting);
         assert_eq!(got, want);
@@ -158,9 +163,9 @@ mod tests {
     fn an_unreadable_root_is_one_unreachable_input() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("gone");
-        let got: Vec<Input> = files(&missing, |_| true).collect();
+        let got: Vec<_> = files(&missing, |_| true).collect();
         assert!(
-            matches!(&got[..], [Input::Unreachable { path, reason }]
+            matches!(&got[..], [Err(Unreachable { path, reason })]
                 if path == &missing && reason.contains("No such file")),
             "{got:?}"
         );

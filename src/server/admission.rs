@@ -11,25 +11,6 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-pub const V1: &str = "admission.k8s.io/v1";
-pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
-
-/// Which AdmissionReview version came in (and goes back out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiVersion {
-    V1,
-    V1beta1,
-}
-
-impl ApiVersion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => V1,
-            ApiVersion::V1beta1 => V1BETA1,
-        }
-    }
-}
-
 /// `request.kind`, a GroupVersionKind of which only the kind is read (group and version are
 /// skipped, not copied: nothing uses them).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -229,7 +210,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
     })
 }
 
-pub use super::render::{Response, Status, render};
+pub use super::render::{ApiVersion, Response, Status, V1, V1BETA1, render};
 
 #[cfg(test)]
 mod tests {

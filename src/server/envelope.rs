@@ -10,14 +10,53 @@
 //! Anything unexpected (a duplicate, a wrong type, a missing field) is `None`: the caller takes
 //! the full parse, which words the error.
 
-use super::admission::{GroupVersionKind, V1, V1BETA1};
-use super::lean::Request;
+use super::admission::{AdmissionRequest, Built, GroupVersionKind, V1, V1BETA1};
 use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant, take_stopped};
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
+
+/// The request envelope, generic over how its object is read: borrowed relevance fields in the
+/// first pass (`None`: not read, the envelope decided), the pruned object in the pod pass.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Request<O> {
+    pub uid: String,
+    #[serde(default)]
+    pub kind: Option<GroupVersionKind>,
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    pub object: O,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+impl<O> Request<O> {
+    /// The `AdmissionRequest` with the given object, and what was read of it.
+    pub(super) fn into_request(self, object: Option<Value>, built: Built) -> (AdmissionRequest, O) {
+        let request = AdmissionRequest {
+            uid: Some(self.uid),
+            kind: self.kind,
+            sub_resource: self.sub_resource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            object,
+            dry_run: self.dry_run,
+            built,
+        };
+        (request, self.object)
+    }
+}
 
 /// What the first pass read.
 pub(super) struct FirstRead<'a> {

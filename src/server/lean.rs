@@ -15,51 +15,12 @@ use super::admission::{
     AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
     V1BETA1, parse_review,
 };
-use super::envelope::{self, FirstRead, Object};
+use super::envelope::{self, FirstRead, Object, Request};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The request envelope, generic over how its object is read: borrowed relevance fields in the
-/// first pass (`None`: not read, the envelope decided), the pruned object in the pod pass.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Request<O> {
-    pub uid: String,
-    #[serde(default)]
-    pub kind: Option<GroupVersionKind>,
-    #[serde(default)]
-    pub sub_resource: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    #[serde(default)]
-    pub operation: Option<String>,
-    pub object: O,
-    #[serde(default)]
-    pub dry_run: Option<bool>,
-}
-
-impl<O> Request<O> {
-    /// The `AdmissionRequest` with the given object, and what was read of it.
-    fn into_request(self, object: Option<Value>, built: Built) -> (AdmissionRequest, O) {
-        let request = AdmissionRequest {
-            uid: Some(self.uid),
-            kind: self.kind,
-            sub_resource: self.sub_resource,
-            name: self.name,
-            namespace: self.namespace,
-            operation: self.operation,
-            object,
-            dry_run: self.dry_run,
-            built,
-        };
-        (request, self.object)
-    }
-}
 
 /// Parse a request body as the webhook does: most objects hold nothing for the engine and are
 /// answered from the lean pass, never built; of a pod only what the engine reads is built;

@@ -2,10 +2,28 @@
 //! as they are, and only the values go through serde_json; the bytes are those of serialising
 //! the whole review (a test holds the two equal), at a fraction of the cost on every request.
 
-use super::admission::ApiVersion;
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+pub const V1: &str = "admission.k8s.io/v1";
+pub const V1BETA1: &str = "admission.k8s.io/v1beta1";
+
+/// Which AdmissionReview version came in (and goes back out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V1beta1,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => V1,
+            ApiVersion::V1beta1 => V1BETA1,
+        }
+    }
+}
 
 /// `response.status` when denying (a metav1.Status).
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +99,6 @@ fn base64_len(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::admission::V1BETA1;
     use serde_json::Value;
 
     /// The answer as a derived serialiser writes it: what `render` must equal, byte for byte.
