@@ -5,9 +5,9 @@
 
 #![no_main]
 
+use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::node::fix;
 use kubelet_tls_guard::node::inputs;
-use kubelet_tls_guard::engine::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

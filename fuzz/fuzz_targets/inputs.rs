@@ -5,8 +5,8 @@
 #![no_main]
 
 use kubelet_tls_guard::engine;
-use kubelet_tls_guard::node::inputs::{self, Item};
 use kubelet_tls_guard::engine::policy::Policy;
+use kubelet_tls_guard::node::inputs::{self, Item};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

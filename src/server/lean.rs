@@ -15,6 +15,7 @@ use super::admission::{
     AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
     V1BETA1, parse_review,
 };
+use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
@@ -22,10 +23,11 @@ use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Parse a request body as the webhook does: most objects hold nothing for the engine and are
-/// answered from the lean pass, never built; of a pod only what the engine reads is built;
-/// everything else is [`parse_review`], which also words every error.
-pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
+/// Parse a request body as the webhook does for `endpoint`: most objects hold nothing for the
+/// engine and are answered from the lean pass, never built; of a pod only what the engine reads
+/// for that endpoint is built (the mounts a patch extends only for `/mutate`); everything else
+/// is [`parse_review`], which also words every error.
+pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewError> {
     // Read from bytes, serde_json checks the UTF-8 of every string it reads, in every pass; one
     // SIMD check of a body lets both passes read it as text. Not for a large body: the first
     // pass skips most of its strings unchecked, and a megabyte would cost more to check up
@@ -51,7 +53,10 @@ pub fn parse(body: &[u8]) -> Result<AdmissionReview, ReviewError> {
         }
         FirstPass::Pod(api_version) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let pod = text.and_then(pod_request);
+            let pod = text.and_then(|text| match endpoint {
+                Endpoint::Validate => pod_request::<false>(text),
+                Endpoint::Mutate => pod_request::<true>(text),
+            });
             if let Some(request) = pod {
                 return Ok(AdmissionReview {
                     api_version,
@@ -143,19 +148,24 @@ fn identify(r: &mut AdmissionRequest, o: &LeanObject<'_>) {
 }
 
 #[derive(Deserialize)]
-struct PodReview {
-    request: Request<PodObject>,
+struct PodReview<const PATCH: bool> {
+    request: Request<PodObject<PATCH>>,
 }
 
-/// A Pod or workload object with only what the engine and the patch read (`engine::read::pruned`).
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct PodObject(#[serde(deserialize_with = "pruned::pod_object")] Value);
+/// A Pod or workload object with only what the engine reads, and with `PATCH` what a patch
+/// reads too (`engine::read::pruned`).
+struct PodObject<const PATCH: bool>(Value);
+
+impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        pruned::pod_object(d, PATCH).map(PodObject)
+    }
+}
 
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
 /// full parse). The envelope was checked by [`first_pass`].
-fn pod_request(body: &str) -> Option<AdmissionRequest> {
-    let r = serde_json::from_str::<PodReview>(body).ok()?.request;
+fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
+    let r = serde_json::from_str::<PodReview<PATCH>>(body).ok()?.request;
     let (mut request, PodObject(object)) = r.into_request(None, Built::PodMembers);
     request.object = Some(object);
     Some(request)

@@ -23,19 +23,25 @@ enum Shape {
     Members(&'static [(&'static str, Shape)]),
     /// A list: every item, each in this shape.
     Items(&'static Shape),
+    /// Read by remediation alone (the mounts a patch may extend): kept, in this shape, only
+    /// when building for a patch; `/validate` never reads it.
+    Remediation(&'static Shape),
 }
 
-use Shape::{All, Items, Members};
+use Shape::{All, Items, Members, Remediation};
 
 const CONTAINER: Shape = Members(&[
     ("name", All),
     ("image", All),
     ("command", All),
     ("args", All),
-    ("volumeMounts", All),
+    ("volumeMounts", Remediation(&All)),
 ]);
 
-const POD_SPEC: Shape = Members(&[("containers", Items(&CONTAINER)), ("volumes", All)]);
+const POD_SPEC: Shape = Members(&[
+    ("containers", Items(&CONTAINER)),
+    ("volumes", Remediation(&All)),
+]);
 
 const TEMPLATE: Shape = Members(&[
     ("metadata", Members(&[("labels", All)])),
@@ -45,7 +51,7 @@ const TEMPLATE: Shape = Members(&[
 /// A Pod's spec, a workload's (its template), or a CronJob's (its job's template).
 const SPEC: Shape = Members(&[
     ("containers", Items(&CONTAINER)),
-    ("volumes", All),
+    ("volumes", Remediation(&All)),
     ("template", TEMPLATE),
     (
         "jobTemplate",
@@ -75,12 +81,14 @@ const OBJECT: Shape = Members(&[
     ("template", TEMPLATE),
 ]);
 
-/// `deserialize_with` for a Pod or workload object: the members the engine reads.
-pub fn pod_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    Keep(OBJECT).deserialize(d)
+/// A Pod or workload object with the members the engine reads; `patch`: also those only a
+/// patch reads (`/mutate`).
+pub fn pod_object<'de, D: Deserializer<'de>>(d: D, patch: bool) -> Result<Value, D::Error> {
+    Keep(OBJECT, patch).deserialize(d)
 }
 
-struct Keep(Shape);
+#[derive(Clone, Copy)]
+struct Keep(Shape, bool);
 
 impl<'de> DeserializeSeed<'de> for Keep {
     type Value = Value;
@@ -88,12 +96,13 @@ impl<'de> DeserializeSeed<'de> for Keep {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         match self.0 {
             All => Value::deserialize(d),
-            shape => d.deserialize_any(Pruner(shape)),
+            Remediation(shape) => Keep(*shape, self.1).deserialize(d),
+            _ => d.deserialize_any(Pruner(self)),
         }
     }
 }
 
-struct Pruner(Shape);
+struct Pruner(Keep);
 
 /// A member's name, borrowed from the body unless it holds escapes: most members are skipped,
 /// and only a kept one needs its own copy.
@@ -129,16 +138,19 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let Members(members) = self.0 else {
+        let Keep(Members(members), patch) = self.0 else {
             return Value::deserialize(MapAccessDeserializer::new(map));
         };
         // Sized for every member kept: growing the map re-hashes it.
         let mut out = Map::with_capacity(members.len());
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match members.iter().find(|(name, _)| *name == key) {
+                Some((_, Remediation(_))) if !patch => {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 // A repeated key replaces the earlier value, as in serde_json's own `Value`.
                 Some((_, shape)) => {
-                    let value = map.next_value_seed(Keep(*shape))?;
+                    let value = map.next_value_seed(Keep(*shape, patch))?;
                     out.insert(key.into_owned(), value);
                 }
                 None => {
@@ -150,11 +162,11 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let Items(item) = self.0 else {
+        let Keep(Items(item), patch) = self.0 else {
             return Value::deserialize(SeqAccessDeserializer::new(seq));
         };
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Keep(*item))? {
+        while let Some(v) = seq.next_element_seed(Keep(*item, patch))? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -183,5 +195,35 @@ impl<'de> Visitor<'de> for Pruner {
     }
     fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_mounts_a_patch_extends_are_kept_only_for_a_patch() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p", "uid": "u"},
+            "spec": {"containers": [{"name": "c", "command": ["kube-apiserver"],
+                "volumeMounts": [{"name": "k8s-certs", "mountPath": "/etc/kubernetes/pki"}],
+                "resources": {}}],
+                "volumes": [{"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki"}}],
+                "nodeName": "n"},
+            "status": {"phase": "Running"}});
+        let text = pod.to_string();
+        let read = |patch| {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            pod_object(&mut de, patch).unwrap()
+        };
+        let engine_reads = json!({"kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "command": ["kube-apiserver"]}]}});
+        assert_eq!(read(false), engine_reads);
+        let mut patch_reads = engine_reads.clone();
+        patch_reads["spec"]["containers"][0]["volumeMounts"] =
+            pod["spec"]["containers"][0]["volumeMounts"].clone();
+        patch_reads["spec"]["volumes"] = pod["spec"]["volumes"].clone();
+        assert_eq!(read(true), patch_reads);
     }
 }
