@@ -249,6 +249,18 @@ async fn a_large_object_of_an_irrelevant_kind_is_answered_without_reading_it() {
         b
     };
     assert!(small.len() < 64 * 1024);
+    // A second request after a whole first one: the body is refused, not answered from the
+    // second's envelope.
+    let twice = {
+        let big = large_unreadable("Secret", "s", "default", "CREATE", "");
+        let text = String::from_utf8(big).expect("utf-8");
+        let first = r#""request":{"uid":"u-0","operation":"CREATE","object":{}},"#;
+        text.replacen(r#""request":"#, &format!("{first}\"request\":"), 1)
+    };
+    let (status, answer) = call(app("mode: enforce\n"), "/validate", twice.into_bytes()).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("duplicate field `request`"), "{text}");
     for (what, body) in [
         (
             "pod",

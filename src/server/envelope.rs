@@ -152,6 +152,11 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
                 }
                 TopField::Kind => once(&mut kind, map.next_value::<Text>()?.0, "kind")?,
                 TopField::Request => {
+                    // A second request must not be answered from its envelope: the full parse
+                    // refuses the body.
+                    if request.is_some() {
+                        return Err(A::Error::duplicate_field("request"));
+                    }
                     // Stopping needs a review already known good: the rest is never checked.
                     let good = api_version
                         .as_deref()
@@ -162,7 +167,7 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
                         may_stop: self.may_stop && good,
                     };
                     match map.next_value_seed(seed) {
-                        Ok(r) => once(&mut request, r, "request")?,
+                        Ok(r) => request = Some(r),
                         Err(e) => {
                             if let (Some(request), Some(api_version), Some(kind)) =
                                 (stop.take(), api_version, kind)
