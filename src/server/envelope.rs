@@ -15,7 +15,6 @@ use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant, take_stop
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -41,8 +40,9 @@ pub(super) struct Request<O> {
 }
 
 impl<O> Request<O> {
-    /// The `AdmissionRequest` with the given object, and what was read of it.
-    pub(super) fn into_request(self, object: Option<Value>, built: Built) -> (AdmissionRequest, O) {
+    /// The `AdmissionRequest`, its object not yet set (the caller sets what it built), and the
+    /// object as read.
+    pub(super) fn into_request(self, built: Built) -> (AdmissionRequest, O) {
         let request = AdmissionRequest {
             uid: Some(self.uid),
             kind: self.kind,
@@ -50,7 +50,7 @@ impl<O> Request<O> {
             name: self.name,
             namespace: self.namespace,
             operation: self.operation,
-            object,
+            object: None,
             dry_run: self.dry_run,
             built,
         };

@@ -104,7 +104,7 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
     let object = match &r.object {
         Object::Read(o) => o,
         Object::NotRead => {
-            let (request, _) = r.into_request(None, Built::Envelope);
+            let (request, _) = r.into_request(Built::Envelope);
             return FirstPass::NotRelevant(api_version, Box::new(request));
         }
         Object::Component => return FirstPass::Pod(api_version),
@@ -118,7 +118,7 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
             FirstPass::Full
         };
     }
-    let (mut request, object) = r.into_request(None, Built::Identity);
+    let (mut request, object) = r.into_request(Built::Identity);
     if let Object::Read(o) = object {
         identify(&mut request, &o);
     }
@@ -166,7 +166,7 @@ impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
 /// full parse). The envelope was checked by [`first_pass`].
 fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
     let r = serde_json::from_str::<PodReview<PATCH>>(body).ok()?.request;
-    let (mut request, PodObject(object)) = r.into_request(None, Built::PodMembers);
+    let (mut request, PodObject(object)) = r.into_request(Built::PodMembers);
     request.object = Some(object);
     Some(request)
 }
