@@ -11,7 +11,7 @@
 //! the full parse, which words the error.
 
 use super::admission::{AdmissionRequest, Built, GroupVersionKind, V1, V1BETA1};
-use crate::engine::read::relevance::{LeanObject, kind_may_be_relevant, take_stopped};
+use crate::engine::read::relevance::{LeanObject, Word, kind_may_be_relevant, take_stopped};
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -99,10 +99,6 @@ pub(super) fn read<'de, R: serde_json::de::Read<'de>>(
     }
 }
 
-/// A string, borrowed from the body where it has no escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "camelCase")]
 enum TopField {
@@ -148,9 +144,9 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
         while let Some(field) = map.next_key::<TopField>()? {
             match field {
                 TopField::ApiVersion => {
-                    once(&mut api_version, map.next_value::<Text>()?.0, "apiVersion")?
+                    once(&mut api_version, map.next_value::<Word>()?.0, "apiVersion")?
                 }
-                TopField::Kind => once(&mut kind, map.next_value::<Text>()?.0, "kind")?,
+                TopField::Kind => once(&mut kind, map.next_value::<Word>()?.0, "kind")?,
                 TopField::Request => {
                     // A second request must not be answered from its envelope: the full parse
                     // refuses the body.

@@ -13,8 +13,8 @@ use crate::engine::read::subjects::{is_kubelet_config_map_name, pod_spec_pointer
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
-pub use stop::take_stopped;
-use stop::{Command, FirstWord, Image, Word};
+use stop::{Command, FirstWord, Image};
+pub use stop::{Word, take_stopped};
 
 type Text<'a> = Option<Cow<'a, str>>;
 

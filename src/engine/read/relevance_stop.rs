@@ -65,7 +65,7 @@ fn stop_if<E: Error>(may_run: bool) -> Result<(), E> {
 
 /// A string, borrowed from the body where it has no escapes.
 #[derive(Debug, Deserialize)]
-pub(super) struct Word<'a>(#[serde(borrow)] pub Cow<'a, str>);
+pub struct Word<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 /// A container's image.
 #[derive(Debug)]
