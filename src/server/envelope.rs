@@ -11,6 +11,7 @@
 //! the full parse, which words the error.
 
 use super::admission::{AdmissionRequest, Built, GroupVersionKind, V1, V1BETA1};
+use super::resume::{Rest, Seen, value_at};
 use crate::engine::read::relevance::{LeanObject, Word, kind_may_be_relevant, take_stopped};
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
@@ -74,21 +75,24 @@ pub(super) enum Object<'a> {
     /// Nothing: the envelope decided, and neither the object nor what follows it was read.
     NotRead,
     /// The read stopped at a pod's container that may run a component
-    /// (`relevance::take_stopped`): what follows was not read, the pod pass reads it.
-    Component,
+    /// (`relevance::take_stopped`): what follows was not read, the pod pass reads it. The
+    /// request's fields so far are those written before the object.
+    Component(Rest),
     /// Not read: the envelope names an object the engine reads whole (kubelet-config,
     /// kubeadm-config, a declared source), which the full parse reads again anyway.
     Whole,
 }
 
-/// Read a body; `may_stop`: the reader may stop at `request.object` when the envelope decides.
+/// Read `body`; `may_stop`: the reader may stop at `request.object` when the envelope decides.
 pub(super) fn read<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
+    body: &'de [u8],
     may_stop: bool,
 ) -> Option<FirstRead<'de>> {
     let mut stopped = None;
     let top = Top {
         stopped: &mut stopped,
+        body,
         may_stop,
     };
     match top.deserialize(&mut *de) {
@@ -111,6 +115,7 @@ enum TopField {
 
 struct Top<'s, 'a> {
     stopped: &'s mut Option<FirstRead<'a>>,
+    body: &'a [u8],
     may_stop: bool,
 }
 
@@ -160,6 +165,7 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
                         && kind.as_deref() == Some("AdmissionReview");
                     let seed = RequestSeed {
                         stopped: &mut stop,
+                        body: self.body,
                         may_stop: self.may_stop && good,
                     };
                     match map.next_value_seed(seed) {
@@ -191,8 +197,6 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
 enum RequestField {
     Uid,
     Kind,
@@ -202,14 +206,28 @@ enum RequestField {
     Operation,
     Object,
     DryRun,
-    #[serde(other)]
     Other,
+}
+
+fn request_field(key: &str) -> RequestField {
+    match key {
+        "uid" => RequestField::Uid,
+        "kind" => RequestField::Kind,
+        "subResource" => RequestField::SubResource,
+        "name" => RequestField::Name,
+        "namespace" => RequestField::Namespace,
+        "operation" => RequestField::Operation,
+        "object" => RequestField::Object,
+        "dryRun" => RequestField::DryRun,
+        _ => RequestField::Other,
+    }
 }
 
 type LeanRequest<'a> = Request<Object<'a>>;
 
 struct RequestSeed<'s, 'a> {
     stopped: &'s mut Option<LeanRequest<'a>>,
+    body: &'a [u8],
     may_stop: bool,
 }
 
@@ -229,6 +247,7 @@ struct Envelope {
     name: Option<Option<String>>,
     namespace: Option<Option<String>>,
     operation: Option<Option<String>>,
+    dry_run: Option<Option<bool>>,
 }
 
 fn text(s: &Option<Option<String>>) -> Option<&str> {
@@ -275,7 +294,18 @@ impl Envelope {
         })
     }
 
-    fn into_request<O>(self, object: O, dry_run: Option<bool>) -> Request<O> {
+    fn seen(&self) -> Seen {
+        Seen::default()
+            .with(Seen::UID, self.uid.is_some())
+            .with(Seen::KIND, self.kind.is_some())
+            .with(Seen::SUB_RESOURCE, self.sub_resource.is_some())
+            .with(Seen::NAME, self.name.is_some())
+            .with(Seen::NAMESPACE, self.namespace.is_some())
+            .with(Seen::OPERATION, self.operation.is_some())
+            .with(Seen::DRY_RUN, self.dry_run.is_some())
+    }
+
+    fn into_request<O>(self, object: O) -> Request<O> {
         Request {
             uid: self.uid.unwrap_or_default(),
             kind: self.kind.flatten(),
@@ -284,7 +314,7 @@ impl Envelope {
             namespace: self.namespace.flatten(),
             operation: self.operation.flatten(),
             object,
-            dry_run,
+            dry_run: self.dry_run.flatten(),
         }
     }
 }
@@ -296,9 +326,9 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut e = Envelope::default();
-        let (mut object, mut dry_run) = (None, None);
-        while let Some(field) = map.next_key::<RequestField>()? {
-            match field {
+        let mut object = None;
+        while let Some(Word(key)) = map.next_key::<Word>()? {
+            match request_field(&key) {
                 RequestField::Uid => once(&mut e.uid, map.next_value()?, "uid")?,
                 RequestField::Kind => once(&mut e.kind, map.next_value()?, "kind")?,
                 RequestField::SubResource => {
@@ -307,7 +337,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                 RequestField::Name => once(&mut e.name, map.next_value()?, "name")?,
                 RequestField::Namespace => once(&mut e.namespace, map.next_value()?, "namespace")?,
                 RequestField::Operation => once(&mut e.operation, map.next_value()?, "operation")?,
-                RequestField::DryRun => once(&mut dry_run, map.next_value()?, "dryRun")?,
+                RequestField::DryRun => once(&mut e.dry_run, map.next_value()?, "dryRun")?,
                 RequestField::Object => {
                     if object.is_some() {
                         return Err(A::Error::duplicate_field("object"));
@@ -320,7 +350,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                         None
                     };
                     if let Some(object) = stop {
-                        *self.stopped = Some(e.into_request(object, None));
+                        *self.stopped = Some(e.into_request(object));
                         // Not a failure: `read` finds the request in the slot.
                         return Err(A::Error::custom("stopped at the object"));
                     }
@@ -328,7 +358,11 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                         Ok(o) => object = Some(Object::Read(o)),
                         Err(err) => {
                             if take_stopped() {
-                                *self.stopped = Some(e.into_request(Object::Component, None));
+                                let rest = Rest {
+                                    object_at: value_at(self.body, &key),
+                                    seen: e.seen(),
+                                };
+                                *self.stopped = Some(e.into_request(Object::Component(rest)));
                             }
                             return Err(err);
                         }
@@ -343,6 +377,6 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
             return Err(A::Error::missing_field("uid"));
         }
         let object = object.ok_or_else(|| A::Error::missing_field("object"))?;
-        Ok(e.into_request(object, dry_run.flatten()))
+        Ok(e.into_request(object))
     }
 }

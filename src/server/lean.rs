@@ -17,10 +17,12 @@ use super::admission::{
 };
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
+use super::resume::{Rest, Seen};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 /// Parse a request body as the webhook does for `endpoint`: most objects hold nothing for the
@@ -41,8 +43,12 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
     // Only a large body is answered from its envelope: that saves scanning the object, but
     // leaves `dryRun` (after the object) unread, which a small body's log line and metrics keep.
     let first = match text {
-        Some(text) => envelope::read(&mut serde_json::Deserializer::from_str(text), false),
-        None => envelope::read(&mut serde_json::Deserializer::from_slice(body), !small),
+        Some(text) => envelope::read(&mut serde_json::Deserializer::from_str(text), body, false),
+        None => envelope::read(
+            &mut serde_json::Deserializer::from_slice(body),
+            body,
+            !small,
+        ),
     };
     match first_pass(first) {
         FirstPass::NotRelevant(api_version, request) => {
@@ -51,11 +57,13 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
                 request: *request,
             });
         }
-        FirstPass::Pod(api_version) => {
+        FirstPass::Pod(api_version, before) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let pod = text.and_then(|text| match endpoint {
-                Endpoint::Validate => pod_request::<false>(text),
-                Endpoint::Mutate => pod_request::<true>(text),
+            let pod = text.and_then(|text| match (endpoint, before) {
+                (Endpoint::Validate, Some((r, rest))) => pod_from_object::<false>(text, *r, rest),
+                (Endpoint::Mutate, Some((r, rest))) => pod_from_object::<true>(text, *r, rest),
+                (Endpoint::Validate, None) => pod_request::<false>(text),
+                (Endpoint::Mutate, None) => pod_request::<true>(text),
             });
             if let Some(request) = pod {
                 return Ok(AdmissionReview {
@@ -74,8 +82,9 @@ enum FirstPass {
     /// The object surely holds nothing for the engine, or was not read: the review, with the
     /// object's identity in the request's own fields.
     NotRelevant(ApiVersion, Box<AdmissionRequest>),
-    /// A Pod or workload that may run a component: build only what the engine reads.
-    Pod(ApiVersion),
+    /// A Pod or workload that may run a component: build only what the engine reads; with the
+    /// request as read up to its object, when the read stopped inside it, from there.
+    Pod(ApiVersion, Option<(Box<AdmissionRequest>, Rest)>),
     /// Anything else: the full parse.
     Full,
 }
@@ -107,13 +116,20 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
             let (request, _) = r.into_request(Built::Envelope);
             return FirstPass::NotRelevant(api_version, Box::new(request));
         }
-        Object::Component => return FirstPass::Pod(api_version),
+        Object::Component(rest) => {
+            let rest = *rest;
+            let before = rest.object_at.map(|_| {
+                let (request, _) = r.into_request(Built::PodMembers);
+                (Box::new(request), rest)
+            });
+            return FirstPass::Pod(api_version, before);
+        }
         Object::Whole => return FirstPass::Full,
     };
     if object.may_be_relevant() {
         let pod = object.kind().is_some_and(|k| pod_spec_pointer(k).is_some());
         return if pod {
-            FirstPass::Pod(api_version)
+            FirstPass::Pod(api_version, None)
         } else {
             FirstPass::Full
         };
@@ -170,3 +186,97 @@ fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
     request.object = Some(object);
     Some(request)
 }
+
+/// A body as read from its object on: the request's fields before the object were read by the
+/// first pass, so only the object and what follows are read here (`pod_from_object`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FromObject<const PATCH: bool> {
+    request: RequestFromObject<PATCH>,
+    // Read before `request` by the first pass: here, a duplicate.
+    #[serde(default, deserialize_with = "present")]
+    api_version: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    kind: Option<IgnoredAny>,
+}
+
+/// The request's object, and its fields written after it (`Some`, `null` included).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestFromObject<const PATCH: bool> {
+    object: PodObject<PATCH>,
+    #[serde(default, deserialize_with = "present")]
+    uid: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    kind: Option<Option<GroupVersionKind>>,
+    #[serde(default, deserialize_with = "present")]
+    sub_resource: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    namespace: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    operation: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    dry_run: Option<Option<bool>>,
+}
+
+/// A member that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A field written after the object: it takes the place of the first pass's, unless the first
+/// pass read it too (a duplicate, `None`).
+fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Option<()> {
+    match value {
+        None => Some(()),
+        Some(_) if seen => None,
+        Some(v) => {
+            *slot = v;
+            Some(())
+        }
+    }
+}
+
+/// A Pod or workload's request whose first pass stopped inside the object (`Object::Component`):
+/// the envelope before the object is not read again (its many small members cost as much as
+/// the object's kept ones). The object and what follows it are read as one document that
+/// opens at the object; a field written both before and after it, or anything else amiss,
+/// is `None`, and the caller takes the full parse, which words the error.
+fn pod_from_object<const PATCH: bool>(
+    text: &str,
+    mut request: AdmissionRequest,
+    rest: Rest,
+) -> Option<AdmissionRequest> {
+    const OPEN: &str = r#"{"request":{"object":"#;
+    let from_object = text.get(rest.object_at?..)?;
+    let mut doc = String::with_capacity(OPEN.len() + from_object.len());
+    doc.push_str(OPEN);
+    doc.push_str(from_object);
+    let read = serde_json::from_str::<FromObject<PATCH>>(&doc).ok()?;
+    if read.api_version.is_some() || read.kind.is_some() {
+        return None;
+    }
+    let r = read.request;
+    let seen = |field| rest.seen.has(field);
+    after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
+    after(&mut request.kind, r.kind, seen(Seen::KIND))?;
+    after(
+        &mut request.sub_resource,
+        r.sub_resource,
+        seen(Seen::SUB_RESOURCE),
+    )?;
+    after(&mut request.name, r.name, seen(Seen::NAME))?;
+    after(&mut request.namespace, r.namespace, seen(Seen::NAMESPACE))?;
+    after(&mut request.operation, r.operation, seen(Seen::OPERATION))?;
+    after(&mut request.dry_run, r.dry_run, seen(Seen::DRY_RUN))?;
+    request.object = Some(r.object.0);
+    Some(request)
+}
+
+#[cfg(test)]
+#[path = "lean_tests.rs"]
+mod tests;

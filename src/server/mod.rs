@@ -19,6 +19,7 @@ pub mod ops;
 pub mod pool;
 pub mod reload;
 mod render;
+mod resume;
 pub mod shutdown;
 pub mod tls;
 

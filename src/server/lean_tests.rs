@@ -1,0 +1,142 @@
+//! The pod pass that picks up where the first pass stopped, inside the object
+//! (`pod_from_object`): it must give the request the whole-body pod pass gives, and refuse
+//! (for the full parse to word the error) whatever that one, or the full parse, refuses.
+
+use super::*;
+
+const MIRROR: &str = include_str!("../../tests/fixtures/admission/kube-apiserver.mirror-pod.json");
+
+/// The mirror pod's request members in order, as `"key":value` texts, with compact values.
+fn members() -> Vec<(String, String)> {
+    let v: Value = serde_json::from_str(MIRROR).expect("fixture");
+    let request = v["request"].as_object().expect("request").clone();
+    request
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+/// A review whose request members are `members`, written as given (`sep` after each key).
+fn body(members: &[(String, String)], sep: &str) -> String {
+    let inner: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("\"{k}\"{sep}{v}"))
+        .collect();
+    format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{{}}}}}"#,
+        inner.join(",")
+    )
+}
+
+/// What the first pass hands the pod pass, when it stopped inside the object.
+fn stopped(text: &str) -> Option<(AdmissionRequest, Rest)> {
+    let read = envelope::read(
+        &mut serde_json::Deserializer::from_str(text),
+        text.as_bytes(),
+        false,
+    )?;
+    match read.request.object {
+        Object::Component(rest) => {
+            let (request, _) = read.request.into_request(Built::PodMembers);
+            Some((request, rest))
+        }
+        _ => None,
+    }
+}
+
+fn from_object(text: &str) -> Option<AdmissionRequest> {
+    let (request, rest) = stopped(text)?;
+    rest.object_at?;
+    pod_from_object::<true>(text, request, rest)
+}
+
+/// The comparable parts of a request.
+fn summary(r: &AdmissionRequest) -> Value {
+    serde_json::json!({
+        "uid": r.uid, "kind": r.kind.as_ref().map(|k| &k.kind), "sub": r.sub_resource,
+        "name": r.name, "namespace": r.namespace, "operation": r.operation,
+        "dryRun": r.dry_run, "object": r.object,
+    })
+}
+
+#[test]
+fn it_reads_what_the_whole_body_pod_pass_reads() {
+    let m = members();
+    let mut dry_run_first = m.clone();
+    let at = dry_run_first
+        .iter()
+        .position(|(k, _)| k == "dryRun")
+        .expect("dryRun");
+    let d = dry_run_first.remove(at);
+    dry_run_first.insert(0, d);
+    let mut name_after = m.clone();
+    let at = name_after
+        .iter()
+        .position(|(k, _)| k == "name")
+        .expect("name");
+    let n = name_after.remove(at);
+    name_after.push(n);
+    for (what, text) in [
+        ("as the API server writes it", body(&m, ":")),
+        ("spaced", body(&m, " :\n\t ")),
+        ("dryRun before the object", body(&dry_run_first, ":")),
+        ("name after the object", body(&name_after, ":")),
+    ] {
+        let rest = from_object(&text).unwrap_or_else(|| panic!("{what}: not read from the object"));
+        let whole = pod_request::<true>(&text).expect("the whole-body pod pass");
+        assert_eq!(summary(&rest), summary(&whole), "{what}");
+        let full = parse_review(text.as_bytes())
+            .expect("the full parse")
+            .request;
+        assert_eq!(rest.name, full.name, "{what}");
+        assert_eq!(rest.dry_run, full.dry_run, "{what}");
+    }
+}
+
+#[test]
+fn a_field_both_before_and_after_the_object_is_refused() {
+    let m = members();
+    for (field, first, again) in [
+        ("uid", None, r#""uid":"again""#),
+        ("name", None, r#""name":"again""#),
+        // `null` first, then a value: still a duplicate.
+        ("name", Some("null"), r#""name":"again""#),
+        ("operation", None, r#""operation":"UPDATE""#),
+    ] {
+        let mut with = m.clone();
+        if let Some(first) = first {
+            let at = with.iter().position(|(k, _)| k == field).expect(field);
+            with[at].1 = first.into();
+        }
+        let text = body(&with, ":").replacen(r#","dryRun":"#, &format!(",{again},\"dryRun\":"), 1);
+        assert!(text.contains(again), "{field}: {text}");
+        assert!(parse_review(text.as_bytes()).is_err(), "{field}: {text}");
+        assert!(
+            stopped(&text).is_some(),
+            "{field}: the first pass did not stop"
+        );
+        assert!(
+            from_object(&text).is_none(),
+            "{field}: read despite a duplicate"
+        );
+    }
+    // The review's own fields after the request: the first pass read them before it.
+    let text = body(&m, ":");
+    let text = format!("{},\"kind\":\"AdmissionReview\"}}", &text[..text.len() - 1]);
+    assert!(stopped(&text).is_some());
+    assert!(from_object(&text).is_none());
+    // A second request after the first.
+    let text = body(&m, ":");
+    let text = format!("{},\"request\":{{}}}}", &text[..text.len() - 1]);
+    assert!(parse_review(text.as_bytes()).is_err());
+    assert!(from_object(&text).is_none());
+}
+
+#[test]
+fn an_escaped_object_key_takes_the_whole_body_pod_pass() {
+    let text = body(&members(), ":").replacen(r#""object":"#, r#""obj\u0065ct":"#, 1);
+    let (_, rest) = stopped(&text).expect("the first pass stops");
+    assert_eq!(rest.object_at, None);
+    let parsed = parse(text.as_bytes(), Endpoint::Mutate).expect("parsed");
+    assert_eq!(parsed.request.name.as_deref(), Some("kube-apiserver-cp-1"));
+}
