@@ -1,6 +1,7 @@
 //! Which control-plane component a container runs, and the flags it is given
 //! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
 
+use crate::engine::read::at::At;
 use crate::engine::read::flags::{Flags, List, Origin, Token};
 use crate::engine::read::shell;
 use crate::engine::rules::Component;
@@ -27,8 +28,13 @@ pub enum Insert {
     Shell { list: List, index: usize, at: usize },
 }
 
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+/// The last `/`-separated part of `path`. A byte scan: `rsplit` sets up a char searcher on
+/// every call, which costs more than scanning the short words it is given.
+pub fn basename(path: &str) -> &str {
+    match path.bytes().rposition(|b| b == b'/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
 }
 
 /// A component from an executable name, or from a hyperkube subcommand.
@@ -74,6 +80,9 @@ pub fn image_component(image: &str) -> Option<Component> {
 }
 
 fn is_image_hyperkube(image: &str) -> bool {
+    if !names_kube(image) {
+        return false;
+    }
     let last = basename(image);
     last.split(['@', ':'])
         .next()
@@ -91,31 +100,32 @@ fn shell_name(word: &str) -> bool {
 /// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
 /// `sole` says the container is the pod's only one.
 pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Invocation> {
-    let strings = |key: &str| -> Option<Vec<&str>> {
-        container
-            .get(key)?
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().unwrap_or("")).collect())
-    };
-    let command = strings("command");
-    let args = strings("args");
-    // The words are copied into tokens only for a container that runs a component: most don't.
-    let mut words = command.iter().flatten().chain(args.iter().flatten());
-    let (first, second) = (words.next().copied(), words.next().copied());
+    // The lists as they stand: most containers run no component, so nothing is copied yet.
+    let list = |key: &str| container.member(key).and_then(Value::as_array);
+    let command = list("command");
+    let args = list("args");
+    fn word(v: &Value) -> &str {
+        v.as_str().unwrap_or("")
+    }
+    let mut words = command.into_iter().chain(args).flatten().map(word);
+    let (first, second) = (words.next(), words.next());
     let argv = || {
         let mut argv: Vec<Token> = Vec::new();
-        for (list, items) in [(List::Command, &command), (List::Args, &args)] {
-            for (index, text) in items.iter().flatten().enumerate() {
+        for (list, items) in [(List::Command, command), (List::Args, args)] {
+            for (index, item) in items.into_iter().flatten().enumerate() {
                 argv.push(Token {
-                    text: (*text).to_string(),
+                    text: word(item).to_string(),
                     origin: Origin::Item { list, index },
                 });
             }
         }
         argv
     };
-    let has_args = args.as_ref().is_some_and(|a| !a.is_empty());
-    let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+    let has_args = args.is_some_and(|a| !a.is_empty());
+    let image = container
+        .member("image")
+        .and_then(Value::as_str)
+        .unwrap_or("");
 
     // `sh -c "<line>"`: the component is a simple command inside the line.
     if first.is_some_and(shell_name)
@@ -146,8 +156,8 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
     let flags = Flags::parse(flag_tokens);
     let insert = list_insert(
         &flags,
-        command.as_ref().map_or(0, Vec::len),
-        args.as_ref().map_or(0, Vec::len),
+        command.map_or(0, Vec::len),
+        args.map_or(0, Vec::len),
         has_args,
         command.is_some(),
     );
@@ -163,9 +173,9 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
 /// pod that also carries kubeadm's `tier: control-plane` (then the labels leave no doubt).
 fn by_label(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Component> {
     let labels = labels?;
-    let label = labels.get("component")?.as_str()?;
-    let named = container.get("name").and_then(Value::as_str) == Some(label);
-    let control_plane = labels.get("tier").and_then(Value::as_str) == Some("control-plane");
+    let label = labels.member("component")?.as_str()?;
+    let named = container.member("name").and_then(Value::as_str) == Some(label);
+    let control_plane = labels.member("tier").and_then(Value::as_str) == Some("control-plane");
     (named || (sole && control_plane))
         .then(|| executable(label))
         .flatten()

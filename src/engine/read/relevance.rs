@@ -8,7 +8,7 @@
 //! field whose type differs from what this view expects fails the lean parse, and the caller
 //! takes the full path too.
 
-use crate::engine::read::component::names_kube;
+use crate::engine::read::component::{basename, names_kube};
 use crate::engine::read::subjects::{is_kubelet_config_map_name, pod_spec_pointer};
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -165,10 +165,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for LeanObject<'a> {
         }
         d.deserialize_map(MapOnly(std::marker::PhantomData))
     }
-}
-
-fn basename(word: &str) -> &str {
-    word.rsplit('/').next().unwrap_or(word)
 }
 
 impl Container<'_> {

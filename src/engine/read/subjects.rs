@@ -85,7 +85,7 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
 pub fn is_mirror(obj: &Value) -> bool {
     let annotated = obj
         .at("/metadata/annotations")
-        .and_then(|a| a.get("kubernetes.io/config.mirror"))
+        .and_then(|a| a.member("kubernetes.io/config.mirror"))
         .is_some();
     let node_owned = obj
         .at("/metadata/ownerReferences")
@@ -176,7 +176,7 @@ fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
         .filter_map(|(i, c)| {
             let invocation = component::recognize(c, labels, sole)?;
             let name = c
-                .get("name")
+                .member("name")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("containers[{i}]"), str::to_string);
             Some(Subject {
