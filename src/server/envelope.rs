@@ -76,8 +76,9 @@ pub(super) enum Object<'a> {
     NotRead,
     /// The read stopped at a pod's container that may run a component
     /// (`relevance::take_stopped`): what follows was not read, the pod pass reads it. The
-    /// request's fields so far are those written before the object.
-    Component(Rest),
+    /// request's fields so far are those written before the object; `None`: where the object
+    /// starts is not known (its key was written with escapes).
+    Component(Option<Rest>),
     /// Not read: the envelope names an object the engine reads whole (kubelet-config,
     /// kubeadm-config, a declared source), which the full parse reads again anyway.
     Whole,
@@ -358,10 +359,10 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                         Ok(o) => object = Some(Object::Read(o)),
                         Err(err) => {
                             if take_stopped() {
-                                let rest = Rest {
-                                    object_at: value_at(self.body, &key),
+                                let rest = value_at(self.body, &key).map(|object_at| Rest {
+                                    object_at,
                                     seen: e.seen(),
-                                };
+                                });
                                 *self.stopped = Some(e.into_request(Object::Component(rest)));
                             }
                             return Err(err);

@@ -59,11 +59,9 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
         }
         FirstPass::Pod(api_version, before) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let pod = text.and_then(|text| match (endpoint, before) {
-                (Endpoint::Validate, Some((r, rest))) => pod_from_object::<false>(text, *r, rest),
-                (Endpoint::Mutate, Some((r, rest))) => pod_from_object::<true>(text, *r, rest),
-                (Endpoint::Validate, None) => pod_request::<false>(text),
-                (Endpoint::Mutate, None) => pod_request::<true>(text),
+            let pod = text.and_then(|text| match endpoint {
+                Endpoint::Validate => pod::<false>(text, before),
+                Endpoint::Mutate => pod::<true>(text, before),
             });
             if let Some(request) = pod {
                 return Ok(AdmissionReview {
@@ -117,8 +115,7 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
             return FirstPass::NotRelevant(api_version, Box::new(request));
         }
         Object::Component(rest) => {
-            let rest = *rest;
-            let before = rest.object_at.map(|_| {
+            let before = rest.map(|rest| {
                 let (request, _) = r.into_request(Built::PodMembers);
                 (Box::new(request), rest)
             });
@@ -187,6 +184,18 @@ fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
     Some(request)
 }
 
+/// A pod's request with what the engine reads (and with `PATCH` what a patch reads) of its
+/// object: from the object on when the first pass stopped inside it, else from the whole body.
+fn pod<const PATCH: bool>(
+    text: &str,
+    before: Option<(Box<AdmissionRequest>, Rest)>,
+) -> Option<AdmissionRequest> {
+    match before {
+        Some((request, rest)) => pod_from_object::<PATCH>(text, *request, rest),
+        None => pod_request::<PATCH>(text),
+    }
+}
+
 /// A body as read from its object on: the request's fields before the object were read by the
 /// first pass, so only the object and what follows are read here (`pod_from_object`).
 #[derive(Deserialize)]
@@ -252,7 +261,7 @@ fn pod_from_object<const PATCH: bool>(
     rest: Rest,
 ) -> Option<AdmissionRequest> {
     const OPEN: &str = r#"{"request":{"object":"#;
-    let from_object = text.get(rest.object_at?..)?;
+    let from_object = text.get(rest.object_at..)?;
     let mut doc = String::with_capacity(OPEN.len() + from_object.len());
     doc.push_str(OPEN);
     doc.push_str(from_object);

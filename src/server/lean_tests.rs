@@ -29,7 +29,7 @@ fn body(members: &[(String, String)], sep: &str) -> String {
 }
 
 /// What the first pass hands the pod pass, when it stopped inside the object.
-fn stopped(text: &str) -> Option<(AdmissionRequest, Rest)> {
+fn stopped(text: &str) -> Option<(AdmissionRequest, Option<Rest>)> {
     let read = envelope::read(
         &mut serde_json::Deserializer::from_str(text),
         text.as_bytes(),
@@ -44,10 +44,22 @@ fn stopped(text: &str) -> Option<(AdmissionRequest, Rest)> {
     }
 }
 
+/// `members` with `key` moved to the front (`front`) or the end.
+fn moved(members: &[(String, String)], key: &str, front: bool) -> Vec<(String, String)> {
+    let mut out = members.to_vec();
+    let at = out.iter().position(|(k, _)| k == key).expect(key);
+    let m = out.remove(at);
+    if front {
+        out.insert(0, m);
+    } else {
+        out.push(m);
+    }
+    out
+}
+
 fn from_object(text: &str) -> Option<AdmissionRequest> {
     let (request, rest) = stopped(text)?;
-    rest.object_at?;
-    pod_from_object::<true>(text, request, rest)
+    pod_from_object::<true>(text, request, rest?)
 }
 
 /// The comparable parts of a request.
@@ -62,20 +74,8 @@ fn summary(r: &AdmissionRequest) -> Value {
 #[test]
 fn it_reads_what_the_whole_body_pod_pass_reads() {
     let m = members();
-    let mut dry_run_first = m.clone();
-    let at = dry_run_first
-        .iter()
-        .position(|(k, _)| k == "dryRun")
-        .expect("dryRun");
-    let d = dry_run_first.remove(at);
-    dry_run_first.insert(0, d);
-    let mut name_after = m.clone();
-    let at = name_after
-        .iter()
-        .position(|(k, _)| k == "name")
-        .expect("name");
-    let n = name_after.remove(at);
-    name_after.push(n);
+    let dry_run_first = moved(&m, "dryRun", true);
+    let name_after = moved(&m, "name", false);
     for (what, text) in [
         ("as the API server writes it", body(&m, ":")),
         ("spaced", body(&m, " :\n\t ")),
@@ -136,7 +136,7 @@ fn a_field_both_before_and_after_the_object_is_refused() {
 fn an_escaped_object_key_takes_the_whole_body_pod_pass() {
     let text = body(&members(), ":").replacen(r#""object":"#, r#""obj\u0065ct":"#, 1);
     let (_, rest) = stopped(&text).expect("the first pass stops");
-    assert_eq!(rest.object_at, None);
+    assert!(rest.is_none());
     let parsed = parse(text.as_bytes(), Endpoint::Mutate).expect("parsed");
     assert_eq!(parsed.request.name.as_deref(), Some("kube-apiserver-cp-1"));
 }

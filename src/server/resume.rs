@@ -5,9 +5,8 @@
 /// Where the pod pass may pick up a read that stopped inside the object.
 #[derive(Debug, Clone, Copy)]
 pub struct Rest {
-    /// Byte offset of the object's value in the body (`None`: not known, as when the `object`
-    /// key was written with escapes).
-    pub object_at: Option<usize>,
+    /// Byte offset of the object's value in the body.
+    pub object_at: usize,
     /// The request's fields read before the object ([`Seen`]), which must not come again.
     pub seen: Seen,
 }
