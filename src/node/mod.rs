@@ -7,6 +7,7 @@ pub mod check;
 pub mod declared;
 pub mod drift;
 pub mod fix;
+mod flag_files;
 pub mod inputs;
 pub mod k3s;
 pub mod kubelet_merge;

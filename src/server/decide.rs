@@ -17,83 +17,7 @@ use serde_json::Value;
 
 pub use super::messages::{MAX_ANNOTATION_LEN, MAX_WARNING_LEN, clamp_warning, kind_label};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Validate,
-    Mutate,
-}
-
-impl Endpoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Validate => "validate",
-            Endpoint::Mutate => "mutate",
-        }
-    }
-}
-
-/// The decision, as metrics and logs name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Nothing to say (not relevant, compliant, or allowed at once).
-    Allowed,
-    Denied,
-    /// Dry-run: enforce mode would have denied.
-    WouldDeny,
-    /// Violations reported without denying or patching (mirror pod, unscored rule, not remediable).
-    Warned,
-    Patched,
-    /// Dry-run: a patch would have been applied.
-    WouldPatch,
-    Exempt,
-    /// The object could not be evaluated; allowed with a warning.
-    Error,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allowed => "allowed",
-            Decision::Denied => "denied",
-            Decision::WouldDeny => "would_deny",
-            Decision::Warned => "warned",
-            Decision::Patched => "patched",
-            Decision::WouldPatch => "would_patch",
-            Decision::Exempt => "exempt",
-            Decision::Error => "error",
-        }
-    }
-}
-
-/// The answer plus what the logs and metrics need.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub response: Response,
-    pub decision: Decision,
-    /// Why the request was allowed without evaluation, if it was.
-    pub skipped: Option<&'static str>,
-    /// Rules that do not hold (and are not off), in finding order, without repeats.
-    pub violations: Vec<RuleId>,
-    /// Every rule result, for the metrics.
-    pub results: Vec<(RuleId, Status)>,
-    pub mirror: bool,
-}
-
-impl Outcome {
-    fn allowed(decision: Decision, skipped: Option<&'static str>) -> Outcome {
-        Outcome {
-            response: Response {
-                allowed: true,
-                ..Default::default()
-            },
-            decision,
-            skipped,
-            violations: Vec::new(),
-            results: Vec::new(),
-            mirror: false,
-        }
-    }
-}
+pub use super::outcome::{Decision, Endpoint, Outcome};
 
 /// Decide one request.
 pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Outcome {
@@ -412,33 +336,5 @@ fn mutate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delete_connect_subresource_and_no_object_are_allowed_at_once() {
-        let policy = Policy::default();
-        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}});
-        for (op, sub, obj, why) in [
-            ("DELETE", None, Some(pod.clone()), "operation"),
-            ("CONNECT", None, Some(pod.clone()), "operation"),
-            ("UPDATE", Some("status"), Some(pod.clone()), "subresource"),
-            ("CREATE", None, None, "no object"),
-        ] {
-            let req = AdmissionRequest {
-                uid: Some("u".into()),
-                operation: Some(op.into()),
-                sub_resource: sub.map(str::to_string),
-                object: obj,
-                ..Default::default()
-            };
-            for ep in [Endpoint::Validate, Endpoint::Mutate] {
-                let out = decide(ep, &req, &policy);
-                assert!(out.response.allowed);
-                assert_eq!(out.skipped, Some(why));
-                assert!(out.response.patch.is_none());
-                assert!(out.response.warnings.is_empty());
-            }
-        }
-    }
-}
+#[path = "decide_tests.rs"]
+mod tests;

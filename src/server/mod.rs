@@ -16,6 +16,7 @@ mod listener;
 mod messages;
 pub mod metrics;
 pub mod ops;
+mod outcome;
 pub mod pool;
 pub mod reload;
 mod render;

@@ -1,0 +1,123 @@
+use super::*;
+use serde_json::json;
+
+fn comp(c: Value) -> Option<Component> {
+    recognize(&c, None, true).map(|i| i.component)
+}
+
+#[test]
+fn command_forms() {
+    assert_eq!(
+        comp(json!({"command": ["kube-apiserver", "--a=b"]})),
+        Some(Component::ApiServer)
+    );
+    assert_eq!(
+        comp(json!({"command": ["/usr/local/bin/kube-controller-manager"]})),
+        Some(Component::ControllerManager)
+    );
+    assert_eq!(
+        comp(json!({"command": ["/hyperkube", "apiserver", "--x"]})),
+        Some(Component::ApiServer)
+    );
+    assert_eq!(comp(json!({"command": ["etcd"]})), None);
+    assert_eq!(
+        comp(json!({"image": "registry.k8s.io/kube-apiserver:v1.34.2", "args": ["--a=b"]})),
+        Some(Component::ApiServer)
+    );
+    assert_eq!(
+        comp(
+            json!({"image": "k8s.gcr.io/hyperkube-amd64:v1.8", "args": ["controller-manager", "--a"]})
+        ),
+        Some(Component::ControllerManager)
+    );
+    assert_eq!(
+        comp(json!({"image": "gcr.io/google_containers/kube-apiserver-amd64:v1.7.0@sha256:abc"})),
+        Some(Component::ApiServer)
+    );
+}
+
+#[test]
+fn shell_line() {
+    let c = json!({"command": ["/bin/sh", "-c", "exec /usr/local/bin/kube-apiserver --a=1 --v=2 1>>/var/log/x.log 2>&1 | tee"]});
+    let inv = recognize(&c, None, true).unwrap();
+    assert_eq!(inv.component, Component::ApiServer);
+    assert_eq!(inv.flags.value("a"), Some("1"));
+    let Insert::Shell { at, index, .. } = inv.insert else {
+        panic!()
+    };
+    assert_eq!(index, 2);
+    let line = c["command"][2].as_str().unwrap();
+    assert_eq!(
+        &line[..at],
+        "exec /usr/local/bin/kube-apiserver --a=1 --v=2"
+    );
+}
+
+#[test]
+fn insert_goes_where_flags_are() {
+    let inv = recognize(
+        &json!({"command": ["kube-apiserver"], "args": ["--a", "--", "--b"]}),
+        None,
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        inv.insert,
+        Insert::List {
+            list: List::Args,
+            index: 1,
+            at_end: false
+        }
+    );
+    let inv = recognize(&json!({"command": ["kube-apiserver", "--a"]}), None, true).unwrap();
+    assert_eq!(
+        inv.insert,
+        Insert::List {
+            list: List::Command,
+            index: 2,
+            at_end: true
+        }
+    );
+    let inv = recognize(
+        &json!({"command": ["kube-apiserver"], "args": ["--a"]}),
+        None,
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        inv.insert,
+        Insert::List {
+            list: List::Args,
+            index: 1,
+            at_end: true
+        }
+    );
+}
+
+#[test]
+fn label_fallback_needs_matching_container_name() {
+    let labels = json!({"component": "kube-apiserver"});
+    let c = json!({"name": "kube-apiserver", "command": ["/entrypoint.sh", "--a=b"]});
+    assert_eq!(
+        recognize(&c, Some(&labels), false).map(|i| i.component),
+        Some(Component::ApiServer)
+    );
+    let c = json!({"name": "sidecar", "command": ["/entrypoint.sh"]});
+    assert_eq!(recognize(&c, Some(&labels), false), None);
+    // The only container of a kubeadm control-plane pod, whatever its name.
+    assert_eq!(
+        recognize(&c, Some(&labels), true),
+        None,
+        "tier label missing"
+    );
+    let kubeadm = json!({"component": "kube-apiserver", "tier": "control-plane"});
+    assert_eq!(
+        recognize(&c, Some(&kubeadm), true).map(|i| i.component),
+        Some(Component::ApiServer)
+    );
+    assert_eq!(
+        recognize(&c, Some(&kubeadm), false),
+        None,
+        "not the sole container"
+    );
+}
