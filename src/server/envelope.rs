@@ -90,18 +90,38 @@ pub(super) fn read<'de, R: serde_json::de::Read<'de>>(
     body: &'de [u8],
     may_stop: bool,
 ) -> Option<FirstRead<'de>> {
-    let mut stopped = None;
+    // The readers write into this rather than return what they read: each serde layer would
+    // otherwise copy the few hundred bytes of the request on its way out.
+    let mut out = Slots::default();
     let top = Top {
-        stopped: &mut stopped,
+        out: &mut out,
         body,
         may_stop,
     };
-    match top.deserialize(&mut *de) {
+    let complete = match top.deserialize(&mut *de) {
         // Trailing bytes after the review fail the full parse too.
-        Ok(read) => de.end().ok().map(|()| read),
-        // The reader stopped on purpose: the error carries nothing, the slot the request.
-        Err(_) => stopped,
+        Ok(()) => de.end().is_ok(),
+        // The reader stopped on purpose: the error carries nothing, the slots the request.
+        Err(_) => out.stopped,
+    };
+    if !complete {
+        return None;
     }
+    Some(FirstRead {
+        api_version: out.api_version?,
+        kind: out.kind?,
+        request: out.request?,
+    })
+}
+
+/// What the top-level reader has read so far.
+#[derive(Default)]
+struct Slots<'a> {
+    api_version: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+    request: Option<LeanRequest<'a>>,
+    /// The request reader stopped on purpose: `request` holds what it read.
+    stopped: bool,
 }
 
 #[derive(Deserialize)]
@@ -115,13 +135,13 @@ enum TopField {
 }
 
 struct Top<'s, 'a> {
-    stopped: &'s mut Option<FirstRead<'a>>,
+    out: &'s mut Slots<'a>,
     body: &'a [u8],
     may_stop: bool,
 }
 
 impl<'de, 's> DeserializeSeed<'de> for Top<'s, 'de> {
-    type Value = FirstRead<'de>;
+    type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
@@ -140,49 +160,41 @@ fn once<T, E: serde::de::Error>(
 }
 
 impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
-    type Value = FirstRead<'de>;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AdmissionReview")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut api_version, mut kind, mut request) = (None, None, None);
-        let mut stop = None;
+        let out = self.out;
         while let Some(field) = map.next_key::<TopField>()? {
             match field {
-                TopField::ApiVersion => {
-                    once(&mut api_version, map.next_value::<Word>()?.0, "apiVersion")?
-                }
-                TopField::Kind => once(&mut kind, map.next_value::<Word>()?.0, "kind")?,
+                TopField::ApiVersion => once(
+                    &mut out.api_version,
+                    map.next_value::<Word>()?.0,
+                    "apiVersion",
+                )?,
+                TopField::Kind => once(&mut out.kind, map.next_value::<Word>()?.0, "kind")?,
                 TopField::Request => {
                     // A second request must not be answered from its envelope: the full parse
                     // refuses the body.
-                    if request.is_some() {
+                    if out.request.is_some() {
                         return Err(A::Error::duplicate_field("request"));
                     }
                     // Stopping needs a review already known good: the rest is never checked.
-                    let good = api_version
+                    let good = out
+                        .api_version
                         .as_deref()
                         .is_some_and(|v| v == V1 || v == V1BETA1)
-                        && kind.as_deref() == Some("AdmissionReview");
+                        && out.kind.as_deref() == Some("AdmissionReview");
                     let seed = RequestSeed {
-                        stopped: &mut stop,
+                        out: &mut out.request,
                         body: self.body,
                         may_stop: self.may_stop && good,
                     };
-                    match map.next_value_seed(seed) {
-                        Ok(r) => request = Some(r),
-                        Err(e) => {
-                            if let (Some(request), Some(api_version), Some(kind)) =
-                                (stop.take(), api_version, kind)
-                            {
-                                *self.stopped = Some(FirstRead {
-                                    api_version,
-                                    kind,
-                                    request,
-                                });
-                            }
-                            return Err(e);
-                        }
+                    if let Err(e) = map.next_value_seed(seed) {
+                        // The request reader fills its slot on failure only when it stopped.
+                        out.stopped = out.request.is_some();
+                        return Err(e);
                     }
                 }
                 TopField::Other => {
@@ -190,11 +202,16 @@ impl<'de, 's> Visitor<'de> for Top<'s, 'de> {
                 }
             }
         }
-        Ok(FirstRead {
-            api_version: api_version.ok_or_else(|| A::Error::missing_field("apiVersion"))?,
-            kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
-            request: request.ok_or_else(|| A::Error::missing_field("request"))?,
-        })
+        if out.api_version.is_none() {
+            return Err(A::Error::missing_field("apiVersion"));
+        }
+        if out.kind.is_none() {
+            return Err(A::Error::missing_field("kind"));
+        }
+        if out.request.is_none() {
+            return Err(A::Error::missing_field("request"));
+        }
+        Ok(())
     }
 }
 
@@ -226,14 +243,16 @@ fn request_field(key: &str) -> RequestField {
 
 type LeanRequest<'a> = Request<Object<'a>>;
 
+/// Writes the request into `out` when it is read whole, or when it stops on purpose; a failure
+/// leaves `out` empty.
 struct RequestSeed<'s, 'a> {
-    stopped: &'s mut Option<LeanRequest<'a>>,
+    out: &'s mut Option<LeanRequest<'a>>,
     body: &'a [u8],
     may_stop: bool,
 }
 
 impl<'de, 's> DeserializeSeed<'de> for RequestSeed<'s, 'de> {
-    type Value = LeanRequest<'de>;
+    type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
@@ -321,7 +340,7 @@ impl Envelope {
 }
 
 impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
-    type Value = LeanRequest<'de>;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AdmissionRequest")
     }
@@ -351,7 +370,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                         None
                     };
                     if let Some(object) = stop {
-                        *self.stopped = Some(e.into_request(object));
+                        *self.out = Some(e.into_request(object));
                         // Not a failure: `read` finds the request in the slot.
                         return Err(A::Error::custom("stopped at the object"));
                     }
@@ -363,7 +382,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                                     object_at,
                                     seen: e.seen(),
                                 });
-                                *self.stopped = Some(e.into_request(Object::Component(rest)));
+                                *self.out = Some(e.into_request(Object::Component(rest)));
                             }
                             return Err(err);
                         }
@@ -378,6 +397,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
             return Err(A::Error::missing_field("uid"));
         }
         let object = object.ok_or_else(|| A::Error::missing_field("object"))?;
-        Ok(e.into_request(object))
+        *self.out = Some(e.into_request(object));
+        Ok(())
     }
 }

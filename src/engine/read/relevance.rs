@@ -49,7 +49,7 @@ struct Fields<'a> {
     spec: Option<Spec<'a>>,
     /// A PodTemplate's template.
     #[serde(default, borrow)]
-    template: Option<Template<'a>>,
+    template: Option<Box<Template<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,7 +205,7 @@ fn pod_specs<'s, 'a>(f: &'s Fields<'a>) -> Vec<(Option<&'s Meta<'a>>, &'s Spec<'
             .and_then(|j| j.spec.as_ref())
             .and_then(|s| s.template.as_deref())
             .and_then(template),
-        f.template.as_ref().and_then(template),
+        f.template.as_deref().and_then(template),
     ]
     .into_iter()
     .flatten()
