@@ -401,3 +401,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
         Ok(())
     }
 }
+
+#[path = "envelope_quick.rs"]
+mod quick;
+pub(super) use quick::read as read_quick;

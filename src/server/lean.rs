@@ -43,7 +43,8 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
     // Only a large body is answered from its envelope: that saves scanning the object, but
     // leaves `dryRun` (after the object) unread, which a small body's log line and metrics keep.
     let first = match text {
-        Some(text) => envelope::read(&mut serde_json::Deserializer::from_str(text), body, false),
+        Some(text) => envelope::read_quick(text)
+            .or_else(|| envelope::read(&mut serde_json::Deserializer::from_str(text), body, false)),
         None => envelope::read(
             &mut serde_json::Deserializer::from_slice(body),
             body,

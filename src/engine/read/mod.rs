@@ -5,6 +5,7 @@ pub mod at;
 pub mod component;
 pub mod declared;
 pub mod flags;
+pub mod json_cursor;
 pub mod pruned;
 pub mod relevance;
 pub mod shell;

@@ -270,6 +270,9 @@ pub fn kind_may_be_relevant(kind: &str, name: Option<&str>, namespace: Option<&s
     }
 }
 
+#[path = "relevance_quick.rs"]
+pub mod quick;
+
 #[path = "relevance_stop.rs"]
 mod stop;
 

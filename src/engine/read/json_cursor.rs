@@ -1,0 +1,308 @@
+//! A forward-only reader over a JSON text for the webhook's quick first pass
+//! (`relevance::quick`, `server::envelope::quick`): member keys and kept strings are borrowed
+//! from the text, everything else is checked as JSON and skipped.
+//!
+//! Why not serde_json or jiter: a small AdmissionReview is some fifty short strings, and
+//! serde_json's visitor calls and string scan cost about 150 instructions for each, jiter's SIMD
+//! string decoding more. A byte loop costs a few per byte. What this reader does not handle
+//! itself (a string it would keep that has escapes, nesting deeper than serde_json allows) is
+//! [`Unsure`], and the caller reads the text with serde_json instead, which decides; it never
+//! accepts a text serde_json refuses, except that, like serde_json's own skipping, it does not
+//! decode the `\u` escapes of strings it skips.
+
+/// Not read here: read the text with serde_json.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsure;
+
+pub type Read<T> = Result<T, Unsure>;
+
+/// Levels of nesting within a skipped value. serde_json refuses a text nested 128 deep; the
+/// quick readers' own levels above a skipped value are far fewer than the rest.
+const MAX_DEPTH: usize = 64;
+
+/// The bytes that end a run of plain string bytes: control characters, `"` and `\\`.
+static STOPS_A_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        table[c] = true;
+        c += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+pub struct Cursor<'j> {
+    text: &'j str,
+    at: usize,
+}
+
+impl<'j> Cursor<'j> {
+    /// `text` is the whole document: UTF-8 already checked.
+    pub fn new(text: &'j str) -> Cursor<'j> {
+        Cursor { text, at: 0 }
+    }
+
+    fn bytes(&self) -> &'j [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Where the next byte is.
+    pub fn index(&self) -> usize {
+        self.at
+    }
+
+    /// The first byte of the next value, not consumed.
+    pub fn peek(&mut self) -> Read<u8> {
+        let b = self.bytes();
+        while let Some(&c) = b.get(self.at) {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                return Ok(c);
+            }
+            self.at += 1;
+        }
+        Err(Unsure)
+    }
+
+    fn eat(&mut self, byte: u8) -> Read<()> {
+        if self.peek()? != byte {
+            return Err(Unsure);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    /// How many bytes from here on need no second look in a string: not a quote, a backslash
+    /// or a control character.
+    fn plain_run(&self) -> usize {
+        let rest = self.bytes().get(self.at..).unwrap_or_default();
+        rest.iter()
+            .position(|&c| STOPS_A_RUN[usize::from(c)])
+            .unwrap_or(rest.len())
+    }
+
+    /// The string value next, borrowed; `Unsure` for anything else, or one with escapes.
+    pub fn string(&mut self) -> Read<&'j str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        self.at += self.plain_run();
+        if self.bytes().get(self.at) != Some(&b'"') {
+            return Err(Unsure);
+        }
+        let s = self.text.get(start..self.at).ok_or(Unsure)?;
+        self.at += 1;
+        Ok(s)
+    }
+
+    /// Skip the string value next, checking its escapes.
+    fn skip_string(&mut self) -> Read<()> {
+        self.eat(b'"')?;
+        let b = self.bytes();
+        loop {
+            self.at += self.plain_run();
+            match *b.get(self.at).ok_or(Unsure)? {
+                b'"' => break,
+                b'\\' => {
+                    self.at += 1;
+                    match *b.get(self.at).ok_or(Unsure)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 1,
+                        b'u' => {
+                            let hex = b.get(self.at + 1..self.at + 5).ok_or(Unsure)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(Unsure);
+                            }
+                            self.at += 5;
+                        }
+                        _ => return Err(Unsure),
+                    }
+                }
+                // A control character.
+                _ => return Err(Unsure),
+            }
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    /// The first key of the mapping next (`None`: it is empty); `Unsure` if the value is not a
+    /// mapping.
+    pub fn first_key(&mut self) -> Read<Option<&'j str>> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Ok(None);
+        }
+        self.key().map(Some)
+    }
+
+    /// The next key of the mapping being read, after the value of the last one.
+    pub fn next_key(&mut self) -> Read<Option<&'j str>> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                self.key().map(Some)
+            }
+            b'}' => {
+                self.at += 1;
+                Ok(None)
+            }
+            _ => Err(Unsure),
+        }
+    }
+
+    fn key(&mut self) -> Read<&'j str> {
+        let key = self.string()?;
+        self.eat(b':')?;
+        Ok(key)
+    }
+
+    /// Into the list next: is there a first item? `Unsure` if the value is not a list.
+    pub fn first_item(&mut self) -> Read<bool> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After an item of the list being read: is there another?
+    pub fn next_item(&mut self) -> Read<bool> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Ok(true)
+            }
+            b']' => {
+                self.at += 1;
+                Ok(false)
+            }
+            _ => Err(Unsure),
+        }
+    }
+
+    pub fn boolean(&mut self) -> Read<bool> {
+        match self.peek()? {
+            b't' => self.literal("true").map(|()| true),
+            b'f' => self.literal("false").map(|()| false),
+            _ => Err(Unsure),
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Read<()> {
+        let b = self.bytes();
+        if b.get(self.at..self.at + word.len()) != Some(word.as_bytes()) {
+            return Err(Unsure);
+        }
+        self.at += word.len();
+        Ok(())
+    }
+
+    /// Skip the value next, whatever it is, checking it is JSON.
+    pub fn skip(&mut self) -> Read<()> {
+        self.skip_at(0)
+    }
+
+    fn skip_at(&mut self, depth: usize) -> Read<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => {
+                let depth = deeper(depth)?;
+                self.at += 1;
+                if self.peek()? == b'}' {
+                    self.at += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_string()?;
+                    self.eat(b':')?;
+                    self.skip_at(depth)?;
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b'}' => {
+                            self.at += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Unsure),
+                    }
+                }
+            }
+            b'[' => {
+                let depth = deeper(depth)?;
+                if !self.first_item()? {
+                    return Ok(());
+                }
+                loop {
+                    self.skip_at(depth)?;
+                    if !self.next_item()? {
+                        return Ok(());
+                    }
+                }
+            }
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            _ => self.number(),
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Read<()> {
+        let b = self.bytes();
+        let digits = |at: &mut usize| {
+            let start = *at;
+            while b.get(*at).is_some_and(u8::is_ascii_digit) {
+                *at += 1;
+            }
+            *at > start
+        };
+        let mut at = self.at;
+        if b.get(at) == Some(&b'-') {
+            at += 1;
+        }
+        match b.get(at) {
+            Some(b'0') => at += 1,
+            Some(b'1'..=b'9') => {
+                let start = at;
+                digits(&mut at);
+                // serde_json refuses an integer beyond f64's range.
+                if at - start > 300 {
+                    return Err(Unsure);
+                }
+            }
+            _ => return Err(Unsure),
+        }
+        if b.get(at) == Some(&b'.') {
+            at += 1;
+            if !digits(&mut at) {
+                return Err(Unsure);
+            }
+        }
+        if matches!(b.get(at), Some(b'e' | b'E')) {
+            // serde_json refuses a number out of f64's range; rare enough to leave to it.
+            return Err(Unsure);
+        }
+        self.at = at;
+        Ok(())
+    }
+
+    /// Nothing but whitespace is left.
+    pub fn finish(&mut self) -> Read<()> {
+        match self.peek() {
+            Err(Unsure) => Ok(()),
+            Ok(_) => Err(Unsure),
+        }
+    }
+}
+
+fn deeper(depth: usize) -> Read<usize> {
+    if depth + 1 >= MAX_DEPTH {
+        return Err(Unsure);
+    }
+    Ok(depth + 1)
+}
+
+#[cfg(test)]
+#[path = "json_cursor_tests.rs"]
+mod tests;

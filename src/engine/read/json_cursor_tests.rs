@@ -1,0 +1,107 @@
+//! The cursor accepts what serde_json accepts, or is not sure; it never accepts what serde_json
+//! refuses, apart from `\u` escapes it does not decode in strings it skips.
+
+use super::*;
+
+/// Skip `text` as one value, as the quick readers skip a member they do not keep.
+fn skips(text: &str) -> bool {
+    let mut c = Cursor::new(text);
+    c.skip().and_then(|()| c.finish()).is_ok()
+}
+
+fn serde_accepts(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok()
+}
+
+#[test]
+fn it_skips_json_and_refuses_what_is_not() {
+    let json = [
+        "null",
+        "true",
+        " false ",
+        "0",
+        "-0",
+        "12.5",
+        "-3.25",
+        r#""""#,
+        r#""a \"quoted\" \\ \/ \b\f\n\r\t \u00e9 word""#,
+        r#"{"a": [1, 2, {"b": null}], "c": {}, "d": []}"#,
+        "[[], [[]], {\"x\": [\"y\"]}]",
+        "\n\t{ \"k\" :\r\n \"v\" }\n",
+    ];
+    for text in json {
+        assert!(serde_accepts(text), "{text}");
+        assert!(skips(text), "{text}");
+    }
+    let not_json = [
+        "",
+        "nul",
+        "truex",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "\"open",
+        "\"tab\tinside\"",
+        r#""bad \x escape""#,
+        r#""\u12g4""#,
+        "[1,]",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{\"a\": 1,}",
+        "{a: 1}",
+        "{\"a\": 1} x",
+        "[",
+        "{",
+        "NaN",
+        "Infinity",
+    ];
+    for text in not_json {
+        assert!(!serde_accepts(text), "serde_json accepts {text}");
+        assert!(!skips(text), "{text}");
+    }
+}
+
+#[test]
+fn what_serde_json_may_refuse_is_left_to_it() {
+    // Out of f64's range for serde_json; not checked here.
+    for text in ["1e400", "1E5", "2.5e-3"] {
+        assert!(!skips(text), "{text}");
+    }
+    let long = "9".repeat(400);
+    assert!(!skips(&long));
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    assert!(!skips(&deep));
+    let shallow = format!("{}{}", "[".repeat(60), "]".repeat(60));
+    assert!(skips(&shallow));
+}
+
+#[test]
+fn kept_strings_are_borrowed_and_escaped_ones_are_left_to_serde_json() {
+    let text = r#"{"name": "web", "other": "a\"b", "x": 1}"#;
+    let mut c = Cursor::new(text);
+    assert_eq!(c.first_key(), Ok(Some("name")));
+    let name = c.string().expect("a plain string");
+    assert!(std::ptr::eq(name.as_ptr(), &text.as_bytes()[10]));
+    assert_eq!(c.next_key(), Ok(Some("other")));
+    assert_eq!(c.string(), Err(Unsure));
+    let mut c = Cursor::new(r#"{"a\u0062": 1}"#);
+    assert_eq!(c.first_key(), Err(Unsure));
+}
+
+#[test]
+fn lists_and_booleans() {
+    let mut c = Cursor::new(r#"[true, false, "x"]"#);
+    assert_eq!(c.first_item(), Ok(true));
+    assert_eq!(c.boolean(), Ok(true));
+    assert_eq!(c.next_item(), Ok(true));
+    assert_eq!(c.boolean(), Ok(false));
+    assert_eq!(c.next_item(), Ok(true));
+    assert_eq!(c.boolean(), Err(Unsure));
+    assert_eq!(c.string(), Ok("x"));
+    assert_eq!(c.next_item(), Ok(false));
+    assert_eq!(c.finish(), Ok(()));
+    let mut c = Cursor::new("[]");
+    assert_eq!(c.first_item(), Ok(false));
+}
