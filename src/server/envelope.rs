@@ -404,4 +404,4 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
 
 #[path = "envelope_quick.rs"]
 mod quick;
-pub(super) use quick::read as read_quick;
+pub(super) use quick::{gvk, read as read_quick};

@@ -110,7 +110,7 @@ fn owned(c: &mut Cursor<'_>) -> Option<String> {
 }
 
 /// `request.kind`: only its kind is kept.
-fn gvk(c: &mut Cursor<'_>) -> Option<GroupVersionKind> {
+pub(in crate::server) fn gvk(c: &mut Cursor<'_>) -> Option<GroupVersionKind> {
     let mut kind = None;
     let mut key = c.first_key().ok()?.map(|k| k == "kind");
     while let Some(is_kind) = key {

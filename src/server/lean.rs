@@ -18,6 +18,7 @@ use super::admission::{
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
 use super::resume::{Rest, Seen};
+use crate::engine::read::json_cursor::Unsure;
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
@@ -261,16 +262,10 @@ fn pod_from_object<const PATCH: bool>(
     mut request: AdmissionRequest,
     rest: Rest,
 ) -> Option<AdmissionRequest> {
-    const OPEN: &str = r#"{"request":{"object":"#;
-    let from_object = text.get(rest.object_at..)?;
-    let mut doc = String::with_capacity(OPEN.len() + from_object.len());
-    doc.push_str(OPEN);
-    doc.push_str(from_object);
-    let read = serde_json::from_str::<FromObject<PATCH>>(&doc).ok()?;
-    if read.api_version.is_some() || read.kind.is_some() {
-        return None;
-    }
-    let r = read.request;
+    let r = match quick::from_object::<PATCH>(text, rest.object_at) {
+        Ok(r) => r,
+        Err(Unsure) => from_object_serde::<PATCH>(text, rest.object_at)?,
+    };
     let seen = |field| rest.seen.has(field);
     after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
     after(&mut request.kind, r.kind, seen(Seen::KIND))?;
@@ -286,6 +281,27 @@ fn pod_from_object<const PATCH: bool>(
     request.object = Some(r.object.0);
     Some(request)
 }
+
+/// What follows the object, read with serde_json: the rest of the body behind a fixed opening,
+/// as one document. `None` where the full parse must decide.
+fn from_object_serde<const PATCH: bool>(
+    text: &str,
+    object_at: usize,
+) -> Option<RequestFromObject<PATCH>> {
+    const OPEN: &str = r#"{"request":{"object":"#;
+    let from_object = text.get(object_at..)?;
+    let mut doc = String::with_capacity(OPEN.len() + from_object.len());
+    doc.push_str(OPEN);
+    doc.push_str(from_object);
+    let read = serde_json::from_str::<FromObject<PATCH>>(&doc).ok()?;
+    if read.api_version.is_some() || read.kind.is_some() {
+        return None;
+    }
+    Some(read.request)
+}
+
+#[path = "lean_quick.rs"]
+mod quick;
 
 #[cfg(test)]
 #[path = "lean_tests.rs"]

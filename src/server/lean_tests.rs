@@ -140,3 +140,47 @@ fn an_escaped_object_key_takes_the_whole_body_pod_pass() {
     let parsed = parse(text.as_bytes(), Endpoint::Mutate).expect("parsed");
     assert_eq!(parsed.request.name.as_deref(), Some("kube-apiserver-cp-1"));
 }
+
+fn parts<const PATCH: bool>(r: &RequestFromObject<PATCH>) -> String {
+    format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {}",
+        r.uid, r.kind, r.sub_resource, r.name, r.namespace, r.operation, r.dry_run, r.object.0
+    )
+}
+
+/// From the object on, the quick cursor reads what serde_json reads, for `/validate` and
+/// `/mutate`, with the request's fields before or after the object, spaced or not, and `null`s.
+#[test]
+fn the_quick_read_from_the_object_reads_what_serde_reads() {
+    let m = members();
+    let mut nulls = moved(&m, "dryRun", false);
+    nulls.push(("subResource".into(), "null".into()));
+    for (what, text) in [
+        ("as the API server writes it", body(&m, ":")),
+        ("spaced", body(&m, " :\n\t ")),
+        (
+            "name after the object",
+            body(&moved(&m, "name", false), ":"),
+        ),
+        ("uid after the object", body(&moved(&m, "uid", false), ":")),
+        ("a null after the object", body(&nulls, ":")),
+    ] {
+        let (_, rest) = stopped(&text).unwrap_or_else(|| panic!("{what}: no stop"));
+        let at = rest.expect("the object's offset").object_at;
+        let quick = quick::from_object::<true>(&text, at).expect(what);
+        let serde = from_object_serde::<true>(&text, at).expect(what);
+        assert_eq!(parts(&quick), parts(&serde), "{what}");
+        let quick = quick::from_object::<false>(&text, at).expect(what);
+        let serde = from_object_serde::<false>(&text, at).expect(what);
+        assert_eq!(parts(&quick), parts(&serde), "{what}");
+    }
+    // A member the first pass read, again after the request: left to serde, which refuses it.
+    let again = format!(
+        "{},\"kind\":\"AdmissionReview\"}}",
+        body(&m, ":").trim_end_matches('}')
+    );
+    let (_, rest) = stopped(&again).expect("stopped");
+    let at = rest.expect("offset").object_at;
+    assert!(quick::from_object::<true>(&again, at).is_err());
+    assert!(from_object_serde::<true>(&again, at).is_none());
+}

@@ -16,8 +16,8 @@ pub struct Unsure;
 
 pub type Read<T> = Result<T, Unsure>;
 
-/// Levels of nesting within a skipped value. serde_json refuses a text nested 128 deep; the
-/// quick readers' own levels above a skipped value are far fewer than the rest.
+/// Levels of nesting within a value skipped or kept whole. serde_json refuses a text nested 128
+/// deep; the quick readers' own levels above such a value are far fewer than the rest.
 const MAX_DEPTH: usize = 64;
 
 /// The bytes that end a run of plain string bytes: control characters, `"` and `\\`.
@@ -42,6 +42,33 @@ impl<'j> Cursor<'j> {
     /// `text` is the whole document: UTF-8 already checked.
     pub fn new(text: &'j str) -> Cursor<'j> {
         Cursor { text, at: 0 }
+    }
+
+    /// A cursor at byte `at` of `text`, where a value starts.
+    pub fn at(text: &'j str, at: usize) -> Cursor<'j> {
+        Cursor { text, at }
+    }
+
+    /// The string value next, as its JSON text (quotes and escapes included), checked.
+    pub fn string_json(&mut self) -> Read<&'j str> {
+        self.peek()?;
+        let start = self.at;
+        self.skip_string()?;
+        self.text.get(start..self.at).ok_or(Unsure)
+    }
+
+    /// The number value next, as its text, checked.
+    pub fn number_json(&mut self) -> Read<&'j str> {
+        self.peek()?;
+        let start = self.at;
+        self.number()?;
+        self.text.get(start..self.at).ok_or(Unsure)
+    }
+
+    /// `null`, consumed.
+    pub fn null(&mut self) -> Read<()> {
+        self.peek()?;
+        self.literal("null")
     }
 
     fn bytes(&self) -> &'j [u8] {
@@ -296,7 +323,8 @@ impl<'j> Cursor<'j> {
     }
 }
 
-fn deeper(depth: usize) -> Read<usize> {
+/// One level deeper than `depth`, within the nesting a skipped or kept-whole value may have.
+pub fn deeper(depth: usize) -> Read<usize> {
     if depth + 1 >= MAX_DEPTH {
         return Err(Unsure);
     }

@@ -198,6 +198,9 @@ impl<'de> Visitor<'de> for Pruner {
     }
 }
 
+#[path = "pruned_quick.rs"]
+pub mod quick;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,104 @@
+//! [`pod_object`](super::pod_object) over the quick cursor (`json_cursor`): the same pruned
+//! `Value`, without serde_json's visitor calls for every member skipped. Strings and numbers
+//! that are kept are converted by serde_json itself (an escaped string, a number's text), so
+//! each kept value is the one serde_json builds. What the cursor is not sure of is `Unsure`,
+//! and the caller reads the object with serde_json instead.
+
+use super::Shape::{Items, Members, Remediation};
+use super::{Keep, OBJECT};
+use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
+use serde_json::{Map, Number, Value};
+
+/// A Pod or workload object with the members the engine reads; `patch`: also those only a
+/// patch reads.
+pub fn pod_object(c: &mut Cursor<'_>, patch: bool) -> Read<Value> {
+    keep(c, Keep(OBJECT, patch))
+}
+
+fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
+    match (shape, c.peek()?) {
+        (Remediation(shape), _) => keep(c, Keep(*shape, patch)),
+        (Members(members), b'{') => {
+            // Sized for every member kept: growing the map re-hashes it.
+            let mut out = Map::with_capacity(members.len());
+            let mut key = c.first_key()?;
+            while let Some(k) = key {
+                match members.iter().find(|(name, _)| *name == k) {
+                    Some((_, Remediation(_))) if !patch => c.skip()?,
+                    // A repeated key replaces the earlier value, as in serde_json's `Value`.
+                    Some((_, shape)) => {
+                        let value = keep(c, Keep(*shape, patch))?;
+                        out.insert(k.to_owned(), value);
+                    }
+                    None => c.skip()?,
+                }
+                key = c.next_key()?;
+            }
+            Ok(Value::Object(out))
+        }
+        (Items(item), b'[') => {
+            let mut out = Vec::new();
+            let mut more = c.first_item()?;
+            while more {
+                out.push(keep(c, Keep(*item, patch))?);
+                more = c.next_item()?;
+            }
+            Ok(Value::Array(out))
+        }
+        // Everything else, a member of an unexpected type included, is kept whole.
+        _ => whole(c, 0),
+    }
+}
+
+/// The value next, built as serde_json builds it.
+fn whole(c: &mut Cursor<'_>, depth: usize) -> Read<Value> {
+    match c.peek()? {
+        b'"' => string(c).map(Value::String),
+        b'{' => {
+            let depth = deeper(depth)?;
+            let mut out = Map::new();
+            let mut key = c.first_key()?;
+            while let Some(k) = key {
+                let value = whole(c, depth)?;
+                out.insert(k.to_owned(), value);
+                key = c.next_key()?;
+            }
+            Ok(Value::Object(out))
+        }
+        b'[' => {
+            let depth = deeper(depth)?;
+            let mut out = Vec::new();
+            let mut more = c.first_item()?;
+            while more {
+                out.push(whole(c, depth)?);
+                more = c.next_item()?;
+            }
+            Ok(Value::Array(out))
+        }
+        b't' | b'f' => c.boolean().map(Value::Bool),
+        b'n' => c.null().map(|()| Value::Null),
+        _ => {
+            let text = c.number_json()?;
+            text.parse::<Number>()
+                .map(Value::Number)
+                .map_err(|_| Unsure)
+        }
+    }
+}
+
+/// A string value, its escapes decoded by serde_json.
+fn string(c: &mut Cursor<'_>) -> Read<String> {
+    let json = c.string_json()?;
+    let inner = json
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or(Unsure)?;
+    if !inner.contains('\\') {
+        return Ok(inner.to_owned());
+    }
+    serde_json::from_str(json).map_err(|_| Unsure)
+}
+
+#[cfg(test)]
+#[path = "pruned_quick_tests.rs"]
+mod tests;

@@ -1,0 +1,73 @@
+//! The pod pass from the object on (`pod_from_object`) over the quick cursor: the pruned object
+//! (`pruned::quick`) and the request's fields written after it, as serde reads `FromObject`.
+//! Anything it is not sure of, a member the first pass read coming again included, is
+//! `Unsure`, and the serde reader decides.
+
+use super::{PodObject, RequestFromObject};
+use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
+use crate::engine::read::pruned;
+use crate::server::envelope::gvk;
+
+/// Read `text` from `object_at`, where the request's object starts, to its end.
+pub(super) fn from_object<const PATCH: bool>(
+    text: &str,
+    object_at: usize,
+) -> Read<RequestFromObject<PATCH>> {
+    let mut c = Cursor::at(text, object_at);
+    let object = pruned::quick::pod_object(&mut c, PATCH)?;
+    let mut r = RequestFromObject {
+        object: PodObject(object),
+        uid: None,
+        kind: None,
+        sub_resource: None,
+        name: None,
+        namespace: None,
+        operation: None,
+        dry_run: None,
+    };
+    // The rest of the request.
+    while let Some(key) = c.next_key()? {
+        match key {
+            "uid" => once(&mut r.uid, owned(&mut c)?)?,
+            "kind" => once(&mut r.kind, or_null(&mut c, |c| gvk(c).ok_or(Unsure))?)?,
+            "subResource" => once(&mut r.sub_resource, or_null(&mut c, owned)?)?,
+            "name" => once(&mut r.name, or_null(&mut c, owned)?)?,
+            "namespace" => once(&mut r.namespace, or_null(&mut c, owned)?)?,
+            "operation" => once(&mut r.operation, or_null(&mut c, owned)?)?,
+            "dryRun" => once(&mut r.dry_run, or_null(&mut c, Cursor::boolean)?)?,
+            "object" => return Err(Unsure),
+            _ => c.skip()?,
+        }
+    }
+    // The review's members after the request: none the first pass read may come again.
+    while let Some(key) = c.next_key()? {
+        match key {
+            "apiVersion" | "kind" | "request" => return Err(Unsure),
+            _ => c.skip()?,
+        }
+    }
+    c.finish()?;
+    Ok(r)
+}
+
+fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {
+    if slot.replace(value).is_some() {
+        return Err(Unsure);
+    }
+    Ok(())
+}
+
+fn owned(c: &mut Cursor<'_>) -> Read<String> {
+    c.string().map(str::to_owned)
+}
+
+/// `null` (`None`), or the value `read` reads.
+fn or_null<'j, T>(
+    c: &mut Cursor<'j>,
+    read: impl FnOnce(&mut Cursor<'j>) -> Read<T>,
+) -> Read<Option<T>> {
+    if c.peek()? == b'n' {
+        return c.null().map(|()| None);
+    }
+    read(c).map(Some)
+}
