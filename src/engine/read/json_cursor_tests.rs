@@ -105,3 +105,21 @@ fn lists_and_booleans() {
     let mut c = Cursor::new("[]");
     assert_eq!(c.first_item(), Ok(false));
 }
+
+/// Strings are scanned eight bytes at a time: a quote, a backslash or a control character is
+/// found wherever it falls in a chunk, and multi-byte UTF-8 passes.
+#[test]
+fn the_string_scan_stops_at_the_first_byte_that_ends_a_run() {
+    for len in 0..40 {
+        let plain: String = "aé0/-".chars().cycle().take(len).collect();
+        let text = format!("\"{plain}\" ");
+        let mut c = Cursor::new(&text);
+        assert_eq!(c.string(), Ok(plain.as_str()), "{text}");
+        assert!(skips(&text));
+        for stop in ["\\n", "\\\"", "\u{1}", "\t"] {
+            let text = format!("\"{plain}{stop}{plain}\"");
+            assert_eq!(Cursor::new(&text).string(), Err(Unsure), "{text:?}");
+            assert_eq!(skips(&text), serde_accepts(&text), "{text:?}");
+        }
+    }
+}

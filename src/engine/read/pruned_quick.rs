@@ -88,15 +88,13 @@ fn whole(c: &mut Cursor<'_>, depth: usize) -> Read<Value> {
 
 /// A string value, its escapes decoded by serde_json.
 fn string(c: &mut Cursor<'_>) -> Read<String> {
-    let json = c.string_json()?;
-    let inner = json
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .ok_or(Unsure)?;
-    if !inner.contains('\\') {
-        return Ok(inner.to_owned());
+    let (json, escaped) = c.string_json()?;
+    if escaped {
+        return serde_json::from_str(json).map_err(|_| Unsure);
     }
-    serde_json::from_str(json).map_err(|_| Unsure)
+    json.get(1..json.len().saturating_sub(1))
+        .map(str::to_owned)
+        .ok_or(Unsure)
 }
 
 #[cfg(test)]
