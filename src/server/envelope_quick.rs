@@ -22,7 +22,7 @@ pub(in crate::server) fn read(text: &str) -> Option<FirstRead<'_>> {
                 if request.is_some() {
                     return None;
                 }
-                let (r, done) = read_request(&mut c, text)?;
+                let (r, done) = read_request(&mut c)?;
                 if !done {
                     // Stopped at the object: what follows is read by another pass.
                     return Some(FirstRead {
@@ -57,7 +57,7 @@ fn top_field(key: &str) -> TopField {
 
 /// The request, and whether it was read to its end (`false`: the read stopped at the object,
 /// as the serde reader's `Object::Whole` and `Object::Component`).
-fn read_request<'j>(c: &mut Cursor<'j>, text: &'j str) -> Option<(Request<Object<'j>>, bool)> {
+fn read_request<'j>(c: &mut Cursor<'j>) -> Option<(Request<Object<'j>>, bool)> {
     let mut e = Envelope::default();
     let mut object = None;
     let mut key = c.first_key().ok()?.map(request_field);
@@ -77,7 +77,7 @@ fn read_request<'j>(c: &mut Cursor<'j>, text: &'j str) -> Option<(Request<Object
                 if e.names_whole() {
                     return Some((e.into_request(Object::Whole), false));
                 }
-                let object_at = object_at(c, text)?;
+                let object_at = object_at(c)?;
                 match quick::object(c) {
                     Ok(o) => object = Some(Object::Read(o)),
                     Err(Halt::Component) => {
@@ -126,16 +126,11 @@ pub(in crate::server) fn gvk(c: &mut Cursor<'_>) -> Option<GroupVersionKind> {
     })
 }
 
-/// Where the object's value starts, for a pass that picks up there; `None` when its key was
-/// written with escapes, which the serde reader's offset (`resume::value_at`) also refuses.
-fn object_at(c: &mut Cursor<'_>, text: &str) -> Option<usize> {
+/// Where the object's value starts, for a pass that picks up there. (A key written with
+/// escapes never gets here: the cursor leaves it to the serde reader.)
+fn object_at(c: &mut Cursor<'_>) -> Option<usize> {
     c.peek().ok()?;
-    let at = c.index();
-    let before = text.get(..at)?.trim_end_matches([' ', '\t', '\n', '\r']);
-    let key = before
-        .strip_suffix(':')?
-        .trim_end_matches([' ', '\t', '\n', '\r']);
-    key.ends_with("\"object\"").then_some(at)
+    Some(c.index())
 }
 
 #[cfg(test)]
