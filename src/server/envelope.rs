@@ -11,9 +11,8 @@
 //! the full parse, which words the error.
 
 use super::admission::{AdmissionRequest, Built, GroupVersionKind, V1, V1BETA1};
-use super::resume::{Rest, Seen, value_at};
-use crate::engine::read::relevance::{LeanObject, Word, kind_may_be_relevant, take_stopped};
-use crate::engine::read::subjects::pod_spec_pointer;
+use super::resume::{Rest, value_at};
+use crate::engine::read::relevance::{LeanObject, Word, take_stopped};
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
@@ -258,87 +257,6 @@ impl<'de, 's> DeserializeSeed<'de> for RequestSeed<'s, 'de> {
     }
 }
 
-/// The request's fields before its object, as read so far.
-#[derive(Default)]
-struct Envelope {
-    uid: Option<String>,
-    kind: Option<Option<GroupVersionKind>>,
-    sub_resource: Option<Option<String>>,
-    name: Option<Option<String>>,
-    namespace: Option<Option<String>>,
-    operation: Option<Option<String>>,
-    dry_run: Option<Option<bool>>,
-}
-
-fn text(s: &Option<Option<String>>) -> Option<&str> {
-    s.as_ref()?.as_deref().filter(|s| !s.is_empty())
-}
-
-impl Envelope {
-    /// Does the envelope alone decide, whatever the object holds? `decide` answers a DELETE, a
-    /// CONNECT and a subresource before looking at the object, and an object of a kind and name
-    /// the engine never reads is not relevant (a superset: a Pod is always read).
-    fn decides(&self) -> bool {
-        if self.uid.as_deref().is_none_or(str::is_empty) {
-            return false;
-        }
-        let op = text(&self.operation).unwrap_or("");
-        if op.eq_ignore_ascii_case("DELETE") || op.eq_ignore_ascii_case("CONNECT") {
-            return true;
-        }
-        if text(&self.sub_resource).is_some() {
-            return true;
-        }
-        let kind = self
-            .kind
-            .as_ref()
-            .and_then(|k| k.as_ref())
-            .map(|k| k.kind.as_str());
-        // Without a name (a CREATE with generateName) the log line would lack the object's.
-        kind.is_some_and(|k| !k.is_empty())
-            && text(&self.name).is_some()
-            && !kind_may_be_relevant(kind.unwrap_or(""), text(&self.name), text(&self.namespace))
-    }
-
-    /// Does the envelope name an object that is surely read whole, not a pod?
-    fn names_whole(&self) -> bool {
-        let kind = self
-            .kind
-            .as_ref()
-            .and_then(|k| k.as_ref())
-            .map(|k| k.kind.as_str());
-        kind.is_some_and(|k| {
-            !k.is_empty()
-                && pod_spec_pointer(k).is_none()
-                && kind_may_be_relevant(k, text(&self.name), text(&self.namespace))
-        })
-    }
-
-    fn seen(&self) -> Seen {
-        Seen::default()
-            .with(Seen::UID, self.uid.is_some())
-            .with(Seen::KIND, self.kind.is_some())
-            .with(Seen::SUB_RESOURCE, self.sub_resource.is_some())
-            .with(Seen::NAME, self.name.is_some())
-            .with(Seen::NAMESPACE, self.namespace.is_some())
-            .with(Seen::OPERATION, self.operation.is_some())
-            .with(Seen::DRY_RUN, self.dry_run.is_some())
-    }
-
-    fn into_request<O>(self, object: O) -> Request<O> {
-        Request {
-            uid: self.uid.unwrap_or_default(),
-            kind: self.kind.flatten(),
-            sub_resource: self.sub_resource.flatten(),
-            name: self.name.flatten(),
-            namespace: self.namespace.flatten(),
-            operation: self.operation.flatten(),
-            object,
-            dry_run: self.dry_run.flatten(),
-        }
-    }
-}
-
 impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -401,6 +319,10 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
         Ok(())
     }
 }
+
+#[path = "envelope_fields.rs"]
+mod fields;
+use fields::Envelope;
 
 #[path = "envelope_quick.rs"]
 mod quick;

@@ -1,9 +1,9 @@
 //! The first, lean pass over an AdmissionReview body: most requests a webhook sees are for objects
 //! it has nothing to say about, and for those the object is not built at all.
 //!
-//! One borrowed pass (`envelope`) reads the envelope and the object's few relevant fields
-//! (`engine::read::relevance`), skipping everything else (a ConfigMap's data is scanned, never
-//! copied or built). A large body whose envelope already decides (a kind the engine never reads,
+//! One borrowed pass (`envelope`; for a small body first its quick cursor, `envelope::quick`)
+//! reads the envelope and the object's few relevant fields (`engine::read::relevance`),
+//! skipping everything else (a ConfigMap's data is scanned, never copied or built). A large body whose envelope already decides (a kind the engine never reads,
 //! a ConfigMap of another name, a DELETE, a subresource) is answered without reading its object
 //! at all. When the object surely holds nothing for the engine, the request carries only the
 //! object's identity (what messages and logs name). In every other case — a relevant or unusual
@@ -254,9 +254,10 @@ fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Optio
 
 /// A Pod or workload's request whose first pass stopped inside the object (`Object::Component`):
 /// the envelope before the object is not read again (its many small members cost as much as
-/// the object's kept ones). The object and what follows it are read as one document that
-/// opens at the object; a field written both before and after it, or anything else amiss,
-/// is `None`, and the caller takes the full parse, which words the error.
+/// the object's kept ones). The object and what follows it are read with the quick cursor
+/// (`quick`), or, where it is not sure, with serde_json as one document that opens at the
+/// object; a field written both before and after it, or anything else amiss, is `None`, and
+/// the caller takes the full parse, which words the error.
 fn pod_from_object<const PATCH: bool>(
     text: &str,
     mut request: AdmissionRequest,
