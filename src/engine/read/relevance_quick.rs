@@ -1,8 +1,8 @@
 //! The lean view of an object ([`LeanObject`]) read with the quick cursor (`json_cursor`). It is
-//! a fast path only: whatever it is not sure reads as the serde reader above does (an escaped
-//! string it would keep, `null` where a value is read, a duplicate, an unexpected type, deep
-//! nesting) is [`Halt::Unsure`], and the caller takes the serde reader, which decides as
-//! before. Members it does not keep are checked as JSON and skipped.
+//! a fast path only: whatever it is not sure of (an escaped string it would keep, `null` where
+//! a value is read, a duplicate, an unexpected type, deep nesting) is [`Halt::Unsure`], and the
+//! caller takes the serde reader, which decides as before. Members it does not keep are checked
+//! as JSON and skipped.
 
 use super::stop::{Command, FirstWord, Image};
 use super::{Container, Fields, JobTemplate, Labels, LeanObject, Meta, Spec, Template, Text};
