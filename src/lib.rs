@@ -26,3 +26,8 @@ pub mod report;
 pub mod server;
 pub mod yaml;
 pub mod yamledit;
+
+// Shared by unit tests in several layers (as the integration tests share tests/support).
+#[cfg(test)]
+#[path = "../tests/support/log_capture.rs"]
+mod log_capture;

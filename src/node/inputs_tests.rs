@@ -19,16 +19,24 @@ fn detects_by_content() {
     assert_eq!(detect("kind: Pod\n"), Format::Yaml);
 }
 
+/// The text in the file that the last occurrence of `flag` was read from.
+fn span_of<'t>(text: &'t str, f: &FlagFile, flag: &str) -> &'t str {
+    let occ = f.flags.last(flag).unwrap();
+    let Origin::Text { span } = &f.flags.tokens[occ.token].origin else {
+        panic!("{flag} was not read from the file")
+    };
+    &text[span.clone()]
+}
+
 #[test]
 fn env_file_spans_point_into_the_file() {
     let text = "# x\nKUBELET_KUBEADM_ARGS=\"--a=1 --rotate-server-certificates=false\"  \n";
     let f = flags_of(text);
     assert_eq!(f.location, "KUBELET_KUBEADM_ARGS");
-    let occ = f.flags.last("rotate-server-certificates").unwrap();
-    let Origin::Text { span } = &f.flags.tokens[occ.token].origin else {
-        panic!()
-    };
-    assert_eq!(&text[span.clone()], "--rotate-server-certificates=false");
+    assert_eq!(
+        span_of(text, &f, "rotate-server-certificates"),
+        "--rotate-server-certificates=false"
+    );
 }
 
 #[test]
@@ -37,11 +45,7 @@ fn systemd_expands_vars_in_exec_order() {
     let f = flags_of(text);
     assert_eq!(f.flags.value("x"), Some("2"));
     assert_eq!(f.location, "KUBELET_A,KUBELET_B,ExecStart");
-    let occ = f.flags.last("feature-gates").unwrap();
-    let Origin::Text { span } = &f.flags.tokens[occ.token].origin else {
-        panic!()
-    };
-    assert_eq!(&text[span.clone()], "--feature-gates=A=true");
+    assert_eq!(span_of(text, &f, "feature-gates"), "--feature-gates=A=true");
 }
 
 #[test]

@@ -325,5 +325,5 @@ mod fields;
 use fields::Envelope;
 
 #[path = "envelope_quick.rs"]
-mod quick;
-pub(super) use quick::{gvk, read as read_quick};
+pub(super) mod quick;
+pub(super) use quick::read as read_quick;

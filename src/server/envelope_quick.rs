@@ -4,44 +4,52 @@
 //! takes the serde reader, which decides as before.
 
 use super::{Envelope, FirstRead, Object, Request, RequestField, TopField, request_field};
-use crate::engine::read::relevance::quick::{self, Cursor, Halt};
+use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
+use crate::engine::read::relevance::quick::{self, Halt};
 use crate::server::admission::GroupVersionKind;
 use crate::server::resume::Rest;
 use std::borrow::Cow;
 
 /// Read `text`, the whole body. `None`: not sure, read it with [`super::read`].
 pub(in crate::server) fn read(text: &str) -> Option<FirstRead<'_>> {
-    let mut c = Cursor::new(text);
+    review(&mut Cursor::new(text)).ok()
+}
+
+fn review<'j>(c: &mut Cursor<'j>) -> Read<FirstRead<'j>> {
     let (mut api_version, mut kind, mut request) = (None, None, None);
-    let mut key = c.first_key().ok()?.map(top_field);
+    let mut key = c.first_key()?.map(top_field);
     while let Some(field) = key {
         match field {
-            TopField::ApiVersion => once(&mut api_version, c.string().ok()?)?,
-            TopField::Kind => once(&mut kind, c.string().ok()?)?,
+            TopField::ApiVersion => once(&mut api_version, c.string()?)?,
+            TopField::Kind => once(&mut kind, c.string()?)?,
             TopField::Request => {
                 if request.is_some() {
-                    return None;
+                    return Err(Unsure);
                 }
-                let (r, done) = read_request(&mut c)?;
+                let (r, done) = read_request(c)?;
+                request = Some(r);
                 if !done {
                     // Stopped at the object: what follows is read by another pass.
-                    return Some(FirstRead {
-                        api_version: Cow::Borrowed(api_version?),
-                        kind: Cow::Borrowed(kind?),
-                        request: r,
-                    });
+                    return first_read(api_version, kind, request);
                 }
-                request = Some(r);
             }
-            TopField::Other => c.skip().ok()?,
+            TopField::Other => c.skip()?,
         }
-        key = c.next_key().ok()?.map(top_field);
+        key = c.next_key()?.map(top_field);
     }
-    c.finish().ok()?;
-    Some(FirstRead {
-        api_version: Cow::Borrowed(api_version?),
-        kind: Cow::Borrowed(kind?),
-        request: request?,
+    c.finish()?;
+    first_read(api_version, kind, request)
+}
+
+fn first_read<'j>(
+    api_version: Option<&'j str>,
+    kind: Option<&'j str>,
+    request: Option<Request<Object<'j>>>,
+) -> Read<FirstRead<'j>> {
+    Ok(FirstRead {
+        api_version: Cow::Borrowed(api_version.ok_or(Unsure)?),
+        kind: Cow::Borrowed(kind.ok_or(Unsure)?),
+        request: request.ok_or(Unsure)?,
     })
 }
 
@@ -57,10 +65,10 @@ fn top_field(key: &str) -> TopField {
 
 /// The request, and whether it was read to its end (`false`: the read stopped at the object,
 /// as the serde reader's `Object::Whole` and `Object::Component`).
-fn read_request<'j>(c: &mut Cursor<'j>) -> Option<(Request<Object<'j>>, bool)> {
+fn read_request<'j>(c: &mut Cursor<'j>) -> Read<(Request<Object<'j>>, bool)> {
     let mut e = Envelope::default();
     let mut object = None;
-    let mut key = c.first_key().ok()?.map(request_field);
+    let mut key = c.first_key()?.map(request_field);
     while let Some(field) = key {
         match field {
             RequestField::Uid => once(&mut e.uid, owned(c)?)?,
@@ -69,15 +77,18 @@ fn read_request<'j>(c: &mut Cursor<'j>) -> Option<(Request<Object<'j>>, bool)> {
             RequestField::Name => once(&mut e.name, Some(owned(c)?))?,
             RequestField::Namespace => once(&mut e.namespace, Some(owned(c)?))?,
             RequestField::Operation => once(&mut e.operation, Some(owned(c)?))?,
-            RequestField::DryRun => once(&mut e.dry_run, Some(c.boolean().ok()?))?,
+            RequestField::DryRun => once(&mut e.dry_run, Some(c.boolean()?))?,
             RequestField::Object => {
                 if object.is_some() {
-                    return None;
+                    return Err(Unsure);
                 }
                 if e.names_whole() {
-                    return Some((e.into_request(Object::Whole), false));
+                    return Ok((e.into_request(Object::Whole), false));
                 }
-                let object_at = object_at(c)?;
+                // Where the object's value starts, for a pass that picks up there. (A key
+                // written with escapes never gets here: the cursor leaves it to serde.)
+                c.peek()?;
+                let object_at = c.index();
                 match quick::object(c) {
                     Ok(o) => object = Some(Object::Read(o)),
                     Err(Halt::Component) => {
@@ -85,52 +96,46 @@ fn read_request<'j>(c: &mut Cursor<'j>) -> Option<(Request<Object<'j>>, bool)> {
                             object_at,
                             seen: e.seen(),
                         };
-                        return Some((e.into_request(Object::Component(Some(rest))), false));
+                        return Ok((e.into_request(Object::Component(Some(rest))), false));
                     }
-                    Err(Halt::Unsure) => return None,
+                    Err(Halt::Unsure) => return Err(Unsure),
                 }
             }
-            RequestField::Other => c.skip().ok()?,
+            RequestField::Other => c.skip()?,
         }
-        key = c.next_key().ok()?.map(request_field);
+        key = c.next_key()?.map(request_field);
     }
-    e.uid.as_ref()?;
-    Some((e.into_request(object?), true))
+    e.uid.as_ref().ok_or(Unsure)?;
+    Ok((e.into_request(object.ok_or(Unsure)?), true))
 }
 
-fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+/// Set a member once: a repeat is left to serde, which refuses it.
+pub(in crate::server) fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {
     if slot.replace(value).is_some() {
-        return None;
+        return Err(Unsure);
     }
-    Some(())
+    Ok(())
 }
 
-fn owned(c: &mut Cursor<'_>) -> Option<String> {
-    c.string().ok().map(str::to_owned)
+pub(in crate::server) fn owned(c: &mut Cursor<'_>) -> Read<String> {
+    c.string().map(str::to_owned)
 }
 
 /// `request.kind`: only its kind is kept.
-pub(in crate::server) fn gvk(c: &mut Cursor<'_>) -> Option<GroupVersionKind> {
+pub(in crate::server) fn gvk(c: &mut Cursor<'_>) -> Read<GroupVersionKind> {
     let mut kind = None;
-    let mut key = c.first_key().ok()?.map(|k| k == "kind");
+    let mut key = c.first_key()?.map(|k| k == "kind");
     while let Some(is_kind) = key {
         if is_kind {
             once(&mut kind, owned(c)?)?;
         } else {
-            c.skip().ok()?;
+            c.skip()?;
         }
-        key = c.next_key().ok()?.map(|k| k == "kind");
+        key = c.next_key()?.map(|k| k == "kind");
     }
-    Some(GroupVersionKind {
+    Ok(GroupVersionKind {
         kind: kind.unwrap_or_default(),
     })
-}
-
-/// Where the object's value starts, for a pass that picks up there. (A key written with
-/// escapes never gets here: the cursor leaves it to the serde reader.)
-fn object_at(c: &mut Cursor<'_>) -> Option<usize> {
-    c.peek().ok()?;
-    Some(c.index())
 }
 
 #[cfg(test)]

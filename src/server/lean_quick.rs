@@ -6,7 +6,7 @@
 use super::{PodObject, RequestFromObject};
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
 use crate::engine::read::pruned;
-use crate::server::envelope::gvk;
+use crate::server::envelope::quick::{gvk, once, owned};
 
 /// Read `text` from `object_at`, where the request's object starts, to its end.
 pub(super) fn from_object<const PATCH: bool>(
@@ -29,7 +29,7 @@ pub(super) fn from_object<const PATCH: bool>(
     while let Some(key) = c.next_key()? {
         match key {
             "uid" => once(&mut r.uid, owned(&mut c)?)?,
-            "kind" => once(&mut r.kind, or_null(&mut c, |c| gvk(c).ok_or(Unsure))?)?,
+            "kind" => once(&mut r.kind, or_null(&mut c, gvk)?)?,
             "subResource" => once(&mut r.sub_resource, or_null(&mut c, owned)?)?,
             "name" => once(&mut r.name, or_null(&mut c, owned)?)?,
             "namespace" => once(&mut r.namespace, or_null(&mut c, owned)?)?,
@@ -48,17 +48,6 @@ pub(super) fn from_object<const PATCH: bool>(
     }
     c.finish()?;
     Ok(r)
-}
-
-fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {
-    if slot.replace(value).is_some() {
-        return Err(Unsure);
-    }
-    Ok(())
-}
-
-fn owned(c: &mut Cursor<'_>) -> Read<String> {
-    c.string().map(str::to_owned)
 }
 
 /// `null` (`None`), or the value `read` reads.

@@ -4,6 +4,8 @@
 use super::*;
 use crate::engine::rules::RuleId;
 
+use crate::log_capture;
+
 fn parse(yaml: &str) -> Policy {
     Policy::from_yaml(yaml, "test.yaml").unwrap_or_else(|e| panic!("{yaml:?}: {e}"))
 }
@@ -234,37 +236,12 @@ fn unreadable_file_names_the_path() {
     assert!(e.to_string().contains("/nonexistent/policy.yaml"), "{e}");
 }
 
-/// A writer the test can read back: what the subscriber logged.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_broken_embedded_policy_is_logged_not_silent() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let p =
-        tracing::subscriber::with_default(subscriber, || Policy::embedded_or("profile: lenient\n"));
+    let (p, text) = log_capture::logged(|| Policy::embedded_or("profile: lenient\n"));
     // The built-in values still hold ...
     assert_eq!((p.profile, p.mode), (Profile::Strict, Mode::DryRun));
     // ... and the operator hears why.
-    let text =
-        String::from_utf8(log.0.lock().map(|v| v.clone()).unwrap_or_default()).unwrap_or_default();
     assert!(text.contains("WARN"), "no warning logged: {text:?}");
     assert!(text.contains("embedded default policy"), "{text:?}");
     assert!(
@@ -272,11 +249,6 @@ fn a_broken_embedded_policy_is_logged_not_silent() {
         "the parse error is not in the log: {text:?}"
     );
     // The real embedded policy logs nothing.
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, Policy::default);
-    assert!(log.0.lock().map(|v| v.is_empty()).unwrap_or(false));
+    let (_, text) = log_capture::logged(Policy::default);
+    assert!(text.is_empty());
 }

@@ -53,44 +53,29 @@ fn shell_line() {
     );
 }
 
+/// Where a flag would be inserted in `container`.
+fn insert_of(container: serde_json::Value) -> Insert {
+    recognize(&container, None, true).unwrap().insert
+}
+
 #[test]
 fn insert_goes_where_flags_are() {
-    let inv = recognize(
-        &json!({"command": ["kube-apiserver"], "args": ["--a", "--", "--b"]}),
-        None,
-        true,
-    )
-    .unwrap();
+    let at = |list, index, at_end| Insert::List {
+        list,
+        index,
+        at_end,
+    };
     assert_eq!(
-        inv.insert,
-        Insert::List {
-            list: List::Args,
-            index: 1,
-            at_end: false
-        }
+        insert_of(json!({"command": ["kube-apiserver"], "args": ["--a", "--", "--b"]})),
+        at(List::Args, 1, false)
     );
-    let inv = recognize(&json!({"command": ["kube-apiserver", "--a"]}), None, true).unwrap();
     assert_eq!(
-        inv.insert,
-        Insert::List {
-            list: List::Command,
-            index: 2,
-            at_end: true
-        }
+        insert_of(json!({"command": ["kube-apiserver", "--a"]})),
+        at(List::Command, 2, true)
     );
-    let inv = recognize(
-        &json!({"command": ["kube-apiserver"], "args": ["--a"]}),
-        None,
-        true,
-    )
-    .unwrap();
     assert_eq!(
-        inv.insert,
-        Insert::List {
-            list: List::Args,
-            index: 1,
-            at_end: true
-        }
+        insert_of(json!({"command": ["kube-apiserver"], "args": ["--a"]})),
+        at(List::Args, 1, true)
     );
 }
 

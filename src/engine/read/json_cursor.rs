@@ -266,7 +266,7 @@ impl<'j> Cursor<'j> {
                     return Ok(());
                 }
                 loop {
-                    let _escaped = self.skip_string()?;
+                    self.skip_string()?;
                     self.eat(b':')?;
                     self.skip_at(depth)?;
                     match self.peek()? {

@@ -7,8 +7,7 @@
 use super::stop::{Command, FirstWord, Image};
 use super::{Container, Fields, JobTemplate, Labels, LeanObject, Meta, Spec, Template, Text};
 use super::{first_word_may_run, names_kube, pod_spec_pointer};
-pub use crate::engine::read::json_cursor::Cursor;
-use crate::engine::read::json_cursor::Unsure;
+use crate::engine::read::json_cursor::{Cursor, Unsure};
 use std::borrow::Cow;
 
 /// Why a quick read ended early.
@@ -95,37 +94,24 @@ fn text<'j>(c: &mut Cursor<'j>) -> Read<Text<'j>> {
 /// Read an object's lean view; `Err(Halt::Component)` where the serde reader stops.
 pub fn object<'j>(c: &mut Cursor<'j>) -> Read<LeanObject<'j>> {
     let mut f = Fields::default();
-    let mut seen = [false; 4];
-    let mut key = c.first_key()?.map(object_field);
-    loop {
-        let i = match key {
-            None => return Ok(LeanObject { fields: f }),
-            Some(None) => {
-                c.skip()?;
-                key = c.next_key()?.map(object_field);
-                continue;
-            }
-            Some(Some(i)) => i,
-        };
+    // A repeat is refused before its value is read (`members`), as the serde reader does: a
+    // stop inside it must not hide it.
+    members::<4>(c, object_field, |c, i| {
         // A container that may run a component stops the read of a pod spec once the kind,
         // written before it, says it is one.
         let watch = f
             .kind
             .as_deref()
             .is_some_and(|k| pod_spec_pointer(k).is_some());
-        // A repeat is refused before its value is read, as the serde reader does: a stop
-        // inside it must not hide it.
-        if std::mem::replace(seen.get_mut(i).ok_or(Halt::Unsure)?, true) {
-            return Err(Halt::Unsure);
-        }
         match i {
             0 => f.kind = text(c)?,
             1 => f.metadata = Some(meta(c)?),
             2 => f.spec = Some(spec(c, watch, 0)?),
             _ => f.template = Some(Box::new(template(c, watch, 0)?)),
         }
-        key = c.next_key()?.map(object_field);
-    }
+        Ok(())
+    })?;
+    Ok(LeanObject { fields: f })
 }
 
 fn object_field(key: &str) -> Option<usize> {
