@@ -274,7 +274,7 @@ fn serve_with_dev_certificates_prints_a_working_curl_command_and_exits_0_on_sigt
     assert_eq!(again.terminate(), 0, "{}", again.output());
 }
 
-/// Decision log lines are written by a writer thread (`cli::serve::init_logging`): none may be
+/// Decision log lines are written by a writer thread (`cli::logging`): none may be
 /// lost when serve ends on SIGTERM, however recently it answered.
 #[test]
 fn every_decision_is_logged_by_the_time_serve_exits_on_sigterm() {
@@ -304,4 +304,63 @@ fn every_decision_is_logged_by_the_time_serve_exits_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(logged(), N, "{}", serve.output());
+}
+
+/// A second SIGTERM ends serve at once (exit 1) without waiting out the shutdown delay; the
+/// decision lines and the line that says so are still written, though `exit` skips the log
+/// writer's guard.
+#[test]
+fn a_second_sigterm_exits_1_at_once_with_the_log_written() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let mut serve = Serve::start(
+        dir.path(),
+        metrics_port,
+        &["--log-format", "json", "--shutdown-delay", "10m"],
+    );
+    let line = serve.curl_line();
+    let pid = serve.child.id().to_string();
+    let term = || {
+        let killed = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(killed.expect("kill").success(), "kill -TERM {pid}");
+    };
+    term();
+    // Still answering during the shutdown delay; then the second signal.
+    const N: usize = 5;
+    for _ in 0..N {
+        run_printed(dir.path(), &line);
+    }
+    let start = Instant::now();
+    while !serve.output().contains("\"shutting down\"") && start.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    term();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "serve still running after a second SIGTERM\n{}",
+            serve.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(1), "{}", serve.output());
+    let logged = || {
+        let out = serve.output();
+        (
+            out.matches("\"admission decision\"").count(),
+            out.contains("second signal: exiting without finishing the drain"),
+        )
+    };
+    let start = Instant::now();
+    while logged() != (N, true) && start.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(logged(), (N, true), "{}", serve.output());
 }

@@ -1,6 +1,7 @@
 //! `approve-csrs`: approve or deny kubelet serving-certificate CSRs (DESIGN.md section 10).
 
-use super::serve::{LogFormat, init_logging, parse_addr, parse_duration, parse_size};
+use super::logging::{LogFormat, init_logging};
+use super::serve::{parse_addr, parse_duration, parse_size};
 use crate::cluster::approve::controller::{self, Options};
 use crate::cluster::approve::metrics::{Health, Metrics, router};
 use crate::cluster::approve::{Config, DEFAULT_MAX_REQUEST_BYTES};

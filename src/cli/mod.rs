@@ -4,6 +4,7 @@ pub mod approve_csrs;
 pub mod certs;
 pub mod check;
 pub mod fix;
+pub mod logging;
 pub mod scan;
 pub mod serve;
 pub mod webhook_config;

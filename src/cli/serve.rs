@@ -1,6 +1,7 @@
 //! `serve`: the admission webhook. Without `--tls-cert/--tls-key` it makes (or reuses) a
 //! development CA and certificate under `certs/dev/` and prints a curl command to try it.
 
+use super::logging::{self, LogFormat, init_logging};
 use crate::engine::policy::{Mode, Policy, Profile};
 use crate::install::certs;
 use crate::server::{self, ServerOptions};
@@ -15,12 +16,6 @@ use std::time::Duration;
 /// without `--kubelet-certificate-authority`.
 pub const EXAMPLE_REVIEW: &str = include_str!("../server/example-review.json");
 pub const EXAMPLE_REVIEW_FILE: &str = "example-review.json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -155,50 +150,6 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         _ => Err(format!(
             "{s:?}: must be between 1 byte and the address space"
         )),
-    }
-}
-
-/// Keeps the log writer's thread alive; dropping it writes out what is still queued.
-#[must_use = "logs queued when this is dropped are written then; hold it until the command ends"]
-pub(crate) struct LogGuard {
-    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
-}
-
-pub(crate) fn init_logging(format: LogFormat) -> LogGuard {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal: not in files, pipes or container logs.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none();
-    // One line per admission decision: written on the request path, each line cost a write(2)
-    // (about a fifth of a request's CPU under load). A writer thread takes the lines instead and
-    // writes what has queued in one go. Not lossy: a full queue holds the request back rather
-    // than drop a decision's line.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The queue is allocated whole up front: the default 128k lines cost 4 MB of idle RSS.
-        .buffered_lines_limit(8192)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    // try_init: a second call (tests) keeps the first subscriber.
-    let installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
-    };
-    LogGuard {
-        _writer: installed.ok().map(|()| guard),
     }
 }
 
@@ -347,6 +298,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         tokio::spawn(async {
             if server::shutdown::termination_signal().await.is_ok() {
                 tracing::warn!("second signal: exiting without finishing the drain");
+                // exit skips destructors: write out the log first.
+                logging::flush();
                 std::process::exit(1);
             }
         });

@@ -8,7 +8,17 @@ use std::sync::{Arc, Mutex};
 
 /// A writer the test can read back.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// What has been written so far.
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -31,10 +41,5 @@ pub fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
         .with_ansi(false)
         .finish();
     let out = tracing::subscriber::with_default(subscriber, f);
-    let text = log
-        .0
-        .lock()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
-    (out, text)
+    (out, log.text())
 }

@@ -89,6 +89,10 @@ impl<'j> Cursor<'j> {
                 return Ok(c);
             }
             self.at += 1;
+            // Indented JSON: eight spaces at a time.
+            while b.get(self.at..self.at + 8) == Some(b"        ") {
+                self.at += 8;
+            }
         }
         Err(Unsure)
     }

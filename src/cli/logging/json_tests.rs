@@ -1,0 +1,111 @@
+use super::JsonLine;
+use crate::log_capture::Captured;
+use tracing_subscriber::fmt::format::JsonFields;
+
+/// Events of every shape a field can take, with text that needs escapes.
+fn events() {
+    let text = "a \"quoted\"\n\tline \u{1}\u{8}\u{c}\r é \u{7f} \\ end \u{1b}[31m";
+    tracing::info!("plain message");
+    tracing::warn!(
+        endpoint = "/validate",
+        status = 413u16,
+        reason = %text,
+        "request rejected"
+    );
+    tracing::info!(
+        uid = %"3c8b6f0e",
+        kind = %"Pod",
+        dry_run = true,
+        mirror = false,
+        failed_rules = %"",
+        action = "deny",
+        latency_us = 17u64,
+        delta = -5i64,
+        "admission decision"
+    );
+    tracing::error!(error = ?std::io::Error::other("boom\r\n"), "failed");
+    tracing::info!(
+        delay_s = 0.0f64,
+        ratio = 1.5f64,
+        big = 1e300f64,
+        tiny = 1e-7f64,
+        nan = f64::NAN,
+        inf = f64::INFINITY,
+        "floats"
+    );
+    tracing::info!(s = text, "formatted {} {:?} {}", 42, text, text);
+    tracing::info!(big = u128::MAX, small = i128::MIN, "wide");
+    let err = std::io::Error::other("e \" x");
+    let err: &(dyn std::error::Error + 'static) = &err;
+    tracing::info!(error = err, "an error value");
+    tracing::info!(target: "custom::target", bytes = b"\x00ab".as_slice(), "bytes");
+    tracing::info!(log.target = "dep", "looks like a log record");
+    tracing::info!(key = "duplicate", key = "twice", "repeated field");
+}
+
+/// The lines `events` logs with this event format (`None`: tracing-subscriber's own JSON).
+fn logged(ours: bool) -> String {
+    let log = Captured::default();
+    let writer = log.clone();
+    let builder = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .fmt_fields(JsonFields::new());
+    if ours {
+        let subscriber = builder.event_format(JsonLine::new()).finish();
+        tracing::subscriber::with_default(subscriber, events);
+    } else {
+        let subscriber = builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, events);
+    }
+    log.text()
+}
+
+/// Each line without its timestamp, which differs between the two runs.
+fn untimed(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let rest = line.find("\",\"level\"").map_or(line, |at| &line[at..]);
+            rest.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn writes_the_line_tracing_subscriber_writes() {
+    let ours = logged(true);
+    let standard = logged(false);
+    assert_eq!(ours.lines().count(), 11, "{ours}");
+    assert_eq!(untimed(&ours), untimed(&standard));
+    for line in ours.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect(line);
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn escapes_what_json_needs_escaped() {
+    let ours = logged(true);
+    let line = ours
+        .lines()
+        .find(|l| l.contains("request rejected"))
+        .expect("the rejected line");
+    let v: serde_json::Value = serde_json::from_str(line).expect(line);
+    assert_eq!(
+        v["reason"],
+        "a \"quoted\"\n\tline \u{1}\u{8}\u{c}\r é \u{7f} \\ end \u{1b}[31m"
+    );
+    assert!(line.contains(r#"\u0001\b\f\r é"#), "{line}");
+    assert!(line.contains(r#"\u001b[31m"#), "{line}");
+    assert_eq!(v["status"], 413);
+    assert_eq!(v["level"], "WARN");
+    assert_eq!(v["target"], module_path!());
+}
