@@ -82,7 +82,18 @@ impl<'j> Cursor<'j> {
     }
 
     /// The first byte of the next value, not consumed.
+    #[inline]
     pub fn peek(&mut self) -> Read<u8> {
+        match self.bytes().get(self.at) {
+            Some(&c) if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') => Ok(c),
+            _ => self.peek_past_space(),
+        }
+    }
+
+    /// `peek` after whitespace: out of line, as the API server sends compact JSON.
+    #[cold]
+    #[inline(never)]
+    fn peek_past_space(&mut self) -> Read<u8> {
         let b = self.bytes();
         while let Some(&c) = b.get(self.at) {
             if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
