@@ -9,6 +9,7 @@
 
 use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use std::time::Duration;
 
 /// How long a refused body is drained at most.
@@ -30,18 +31,32 @@ pub async fn read_body(
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
     let collect = async {
+        // A body that arrives as one frame is kept as it came (hyper's buffer, no copy); one
+        // in several frames is gathered in a buffer sized from its Content-Length.
+        let mut first: Option<Bytes> = None;
         let mut buf: Vec<u8> = Vec::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers
             };
-            if buf.len().saturating_add(data.len()) > limit {
+            let held = buf.len() + first.as_ref().map_or(0, Bytes::len);
+            if held.saturating_add(data.len()) > limit {
                 return Err(BodyError::TooLarge(std::mem::take(&mut body)));
+            }
+            if held == 0 {
+                first = Some(data);
+                continue;
+            }
+            if let Some(first) = first.take() {
+                // What is still to come, as far as Content-Length says.
+                let rest = usize::try_from(body.size_hint().lower()).unwrap_or(0);
+                buf.reserve((first.len() + data.len()).saturating_add(rest).min(limit));
+                buf.extend_from_slice(&first);
             }
             buf.extend_from_slice(&data);
         }
-        Ok(Bytes::from(buf))
+        Ok(first.unwrap_or_else(|| Bytes::from(buf)))
     };
     match tokio::time::timeout(timeout, collect).await {
         Ok(r) => r,
@@ -67,3 +82,7 @@ pub fn drain(mut body: Body) {
         let _ = tokio::time::timeout(LINGER_TIME, discard).await;
     });
 }
+
+#[cfg(test)]
+#[path = "body_tests.rs"]
+mod tests;

@@ -100,8 +100,14 @@ impl<'j> Cursor<'j> {
                 return Ok(c);
             }
             self.at += 1;
-            // Indented JSON: eight spaces at a time.
-            while b.get(self.at..self.at + 8) == Some(b"        ") {
+            // Indented JSON: the run of spaces after a line break, eight bytes at a time.
+            while let Some(chunk) = b.get(self.at..self.at + 8) {
+                let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                let not_space = v ^ (u64::MAX / 255 * u64::from(b' '));
+                if not_space != 0 {
+                    self.at += not_space.trailing_zeros() as usize / 8;
+                    break;
+                }
                 self.at += 8;
             }
         }

@@ -123,3 +123,43 @@ fn the_string_scan_stops_at_the_first_byte_that_ends_a_run() {
         }
     }
 }
+
+/// Whitespace of every kind and run length between tokens, as indented bodies have it: the
+/// cursor reads the same members as from the compact text.
+#[test]
+fn it_reads_past_whitespace_of_any_run() {
+    for run in 0..40 {
+        for kind in [" ", "\n", "\t", "\r\n", "\n  \t"] {
+            let ws = |extra: usize| format!("{kind}{}", " ".repeat(run + extra));
+            let text = format!(
+                "{0}{{{1}\"a\"{2}:{3}[{4}1{5},{6}\"x\"{7}]{8},{9}\"b\"{10}:{11}true{12}}}{13}",
+                ws(0),
+                ws(1),
+                ws(2),
+                ws(3),
+                ws(4),
+                ws(5),
+                ws(6),
+                ws(7),
+                ws(8),
+                ws(9),
+                ws(10),
+                ws(11),
+                ws(12),
+                ws(13),
+            );
+            assert!(serde_accepts(&text), "{text:?}");
+            assert!(skips(&text), "{text:?}");
+            let mut c = Cursor::new(&text);
+            assert_eq!(c.first_key(), Ok(Some("a")), "{text:?}");
+            c.skip().expect("the list");
+            assert_eq!(c.next_key(), Ok(Some("b")), "{text:?}");
+            assert_eq!(c.boolean(), Ok(true), "{text:?}");
+            assert_eq!(c.next_key(), Ok(None), "{text:?}");
+            assert_eq!(c.finish(), Ok(()), "{text:?}");
+            // Cut before the closing brace, it is not whole.
+            let end = text.rfind('}').unwrap_or(0);
+            assert!(!skips(&text[..end]), "{text:?}");
+        }
+    }
+}
