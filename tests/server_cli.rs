@@ -114,12 +114,21 @@ impl Serve {
 
     /// SIGTERM, then the exit code (polled up to the deadline).
     fn terminate(&mut self) -> i32 {
+        self.signal();
+        self.exit_code()
+    }
+
+    fn signal(&self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill");
         assert!(killed.success(), "kill -TERM {pid} failed");
+    }
+
+    /// The exit code, polled up to the deadline.
+    fn exit_code(&mut self) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -132,6 +141,34 @@ impl Serve {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Wait (up to the deadline) until what serve wrote gives `want`; then what it gives. The
+    /// pipes are read by other threads of the test.
+    fn output_until<T: PartialEq>(&self, want: T, of: impl Fn(&str) -> T) -> T {
+        let start = Instant::now();
+        loop {
+            let got = of(&self.output());
+            if got == want || start.elapsed() > DEADLINE {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `serve --log-format json` plus `extra` in a new directory, up to its printed curl command:
+/// the directory, the metrics port, the server and the command.
+fn start_json(extra: &[&str]) -> (tempfile::TempDir, u16, Serve, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let args: Vec<&str> = ["--log-format", "json"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let mut serve = Serve::start(dir.path(), metrics_port, &args);
+    let line = serve.curl_line();
+    (dir, metrics_port, serve, line)
 }
 
 impl Drop for Serve {
@@ -281,10 +318,7 @@ fn every_decision_is_logged_by_the_time_serve_exits_on_sigterm() {
     if !have_curl() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let metrics_port = free_port();
-    let mut serve = Serve::start(dir.path(), metrics_port, &["--log-format", "json"]);
-    let line = serve.curl_line();
+    let (dir, metrics_port, mut serve, line) = start_json(&[]);
     const N: usize = 40;
     for _ in 0..N {
         run_printed(dir.path(), &line);
@@ -297,13 +331,8 @@ fn every_decision_is_logged_by_the_time_serve_exits_on_sigterm() {
         .sum();
     assert_eq!(counted as usize, N, "{metrics}");
     assert_eq!(serve.terminate(), 0, "{}", serve.output());
-    // The pipe is read by another thread of this test: wait for it to reach the end.
-    let logged = || serve.output().matches("\"admission decision\"").count();
-    let start = Instant::now();
-    while logged() < N && start.elapsed() < DEADLINE {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(logged(), N, "{}", serve.output());
+    let logged = serve.output_until(N, |out| out.matches("\"admission decision\"").count());
+    assert_eq!(logged, N, "{}", serve.output());
 }
 
 /// A second SIGTERM ends serve at once (exit 1) without waiting out the shutdown delay; the
@@ -314,53 +343,21 @@ fn a_second_sigterm_exits_1_at_once_with_the_log_written() {
     if !have_curl() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let metrics_port = free_port();
-    let mut serve = Serve::start(
-        dir.path(),
-        metrics_port,
-        &["--log-format", "json", "--shutdown-delay", "10m"],
-    );
-    let line = serve.curl_line();
-    let pid = serve.child.id().to_string();
-    let term = || {
-        let killed = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(killed.expect("kill").success(), "kill -TERM {pid}");
-    };
-    term();
+    let (dir, _, mut serve, line) = start_json(&["--shutdown-delay", "10m"]);
+    serve.signal();
     // Still answering during the shutdown delay; then the second signal.
     const N: usize = 5;
     for _ in 0..N {
         run_printed(dir.path(), &line);
     }
-    let start = Instant::now();
-    while !serve.output().contains("\"shutting down\"") && start.elapsed() < DEADLINE {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    term();
-    let start = Instant::now();
-    let code = loop {
-        if let Some(status) = serve.child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "serve still running after a second SIGTERM\n{}",
-            serve.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(1), "{}", serve.output());
-    let logged = || {
-        let out = serve.output();
+    serve.output_until(true, |out| out.contains("\"shutting down\""));
+    serve.signal();
+    assert_eq!(serve.exit_code(), 1, "{}", serve.output());
+    let logged = serve.output_until((N, true), |out| {
         (
             out.matches("\"admission decision\"").count(),
             out.contains("second signal: exiting without finishing the drain"),
         )
-    };
-    let start = Instant::now();
-    while logged() != (N, true) && start.elapsed() < DEADLINE {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(logged(), (N, true), "{}", serve.output());
+    });
+    assert_eq!(logged, (N, true), "{}", serve.output());
 }
