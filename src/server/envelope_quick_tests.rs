@@ -4,9 +4,7 @@ use super::super::read as serde_read;
 use super::*;
 use serde_json::{Value, json};
 
-// Counted and named by scripts/test.sh; a failure under CI=true.
-#[path = "../../tests/support/skip.rs"]
-mod skip;
+use crate::skip;
 
 fn fixture(name: &str) -> String {
     let path = format!(

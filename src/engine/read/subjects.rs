@@ -205,7 +205,7 @@ fn kubelet_subject(
 
 /// Parse an embedded YAML document (a ConfigMap value).
 pub fn parse_embedded(text: &str) -> Result<Value, String> {
-    let v: Value = crate::yaml::one(text)?;
+    let v = crate::yaml::mapping(text)?;
     if v.is_object() {
         Ok(v)
     } else {

@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub mod block;
+
 /// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
 /// parser's time grows faster than linearly with flow nesting depth.
 pub const MAX_YAML_DEPTH: usize = 128;
@@ -92,6 +94,16 @@ pub fn documents(text: &str) -> Result<Vec<Result<Value, String>>, String> {
         }
     }
     Ok(out)
+}
+
+/// One YAML document that should be a mapping (a ConfigMap's embedded configuration) as a
+/// `Value`: the block YAML tools write is read by [`block::mapping`], anything else by
+/// serde_yaml_ng, which words the errors.
+pub fn mapping(text: &str) -> Result<Value, String> {
+    match block::mapping(text) {
+        Some(value) => Ok(value),
+        None => one(text),
+    }
 }
 
 /// One YAML document (a ConfigMap value, a policy file) into `T`.

@@ -1,0 +1,327 @@
+//! A quick reader for the block YAML that Kubernetes tooling writes into ConfigMaps: a
+//! KubeletConfiguration or a kubeadm ClusterConfiguration as sigs.k8s.io/yaml emits it (block
+//! mappings and sequences, one-line plain or quoted scalars, comments, `{}` and `[]`).
+//!
+//! serde_yaml_ng spent about 360 instructions per byte on such a document (the libyaml scanner),
+//! most of a kubelet-config review's time (issue 14). What this reader is not sure to read as
+//! serde_yaml_ng does — anchors, tags, flow collections, block and multi-line scalars, escapes,
+//! floats, tabs, non-ASCII text, odd indentation, any error — is `None`, and the caller parses
+//! the text with serde_yaml_ng, which decides and words the error. What it returns is the `Value`
+//! serde_yaml_ng builds, key order included (`block_tests.rs` compares the two).
+
+use serde_json::{Map, Number, Value};
+
+/// Levels of nesting read here; deeper text goes to serde_yaml_ng and the depth guard.
+const MAX_DEPTH: usize = 64;
+
+/// A line with content: its indentation and its text after it (comment lines are dropped).
+#[derive(Clone, Copy)]
+struct Line<'t> {
+    indent: usize,
+    text: &'t str,
+}
+
+/// The document `text` if it is a block mapping this reader reads as serde_yaml_ng does.
+pub fn mapping(text: &str) -> Option<Value> {
+    // Tabs, carriage returns, other control characters and non-ASCII text (libyaml also breaks
+    // lines at NEL, LS and PS) are left to the full parser. Checked without stopping early, so
+    // that the loop is vectorised.
+    let odd = text.bytes().fold(false, |odd, b| {
+        odd | (b != b'\n' && !(b' '..=b'~').contains(&b))
+    });
+    if odd {
+        return None;
+    }
+    let mut lines = Vec::with_capacity(text.len() / 16);
+    let mut start = 0;
+    let mut opened = false;
+    for (at, b) in text.bytes().chain([b'\n']).enumerate() {
+        if b != b'\n' {
+            continue;
+        }
+        let raw = text.get(start..at)?;
+        start = at + 1;
+        let body = raw.trim_start_matches(' ');
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = raw.len() - body.len();
+        if indent == 0
+            && (body.starts_with("---") || body.starts_with("...") || body.starts_with('%'))
+        {
+            // A single document, opened at most once, before any content.
+            if body == "---" && lines.is_empty() && !opened {
+                opened = true;
+                continue;
+            }
+            return None;
+        }
+        lines.push(Line { indent, text: body });
+    }
+    let first = lines.first()?;
+    if first.indent != 0 || is_entry(first.text) {
+        return None;
+    }
+    let mut reader = Reader { lines, at: 0 };
+    let value = reader.mapping(0, 0)?;
+    (reader.at == reader.lines.len()).then_some(value)
+}
+
+struct Reader<'t> {
+    lines: Vec<Line<'t>>,
+    /// The next line to read.
+    at: usize,
+}
+
+impl Reader<'_> {
+    /// The block mapping whose keys stand at `indent`, from the next line on.
+    fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        let depth = deeper(depth)?;
+        // Sized for its keys: growing the map re-hashes every key (SipHash) again.
+        let keys = self
+            .lines
+            .get(self.at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|line| line.indent >= indent)
+            .filter(|line| line.indent == indent)
+            .count();
+        let mut map = Map::with_capacity(keys);
+        while let Some(&line) = self.lines.get(self.at) {
+            if line.indent < indent {
+                break;
+            }
+            // Deeper text no value took, or an entry after a complete value: an error, or
+            // something this reader does not read.
+            if line.indent > indent || is_entry(line.text) {
+                return None;
+            }
+            let (key, rest) = key(line.text)?;
+            self.at += 1;
+            let value = self.value(indent, rest, depth, true)?;
+            // As serde_json's `Value`: a repeated key takes the first one's place.
+            map.insert(key.to_owned(), value);
+        }
+        Some(Value::Object(map))
+    }
+
+    /// The block sequence whose `-` stand at `indent`, from the next line on.
+    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        let depth = deeper(depth)?;
+        let mut items = Vec::new();
+        while let Some(&line) = self.lines.get(self.at) {
+            if line.indent < indent {
+                break;
+            }
+            if !is_entry(line.text) {
+                // A key at the sequence's own indentation ends a sequence written under its
+                // key (`args:` then `- a` at the key's column); anything deeper is not read.
+                if line.indent == indent {
+                    break;
+                }
+                return None;
+            }
+            if line.indent > indent {
+                return None;
+            }
+            let rest = &line.text[1..];
+            let after = rest.trim_start_matches(' ');
+            if key(after).is_some() {
+                // `- name: a`: a mapping whose keys stand at the first key's column.
+                let column = indent + line.text.len() - after.len();
+                self.lines[self.at] = Line {
+                    indent: column,
+                    text: after,
+                };
+                items.push(self.mapping(column, depth)?);
+            } else {
+                self.at += 1;
+                items.push(self.value(indent, rest, depth, false)?);
+            }
+        }
+        Some(Value::Array(items))
+    }
+
+    /// The value of a key (`of_key`) or a sequence item at `indent`, whose line goes on with
+    /// `rest` after the `:` or `-`.
+    fn value(&mut self, indent: usize, rest: &str, depth: usize, of_key: bool) -> Option<Value> {
+        let text = rest.trim_start_matches(' ');
+        if text.is_empty() || (text.starts_with('#') && text.len() < rest.len()) {
+            // Nothing on the line: a block below it, or null.
+            return match self.lines.get(self.at) {
+                Some(next) if next.indent > indent => self.block(next.indent, depth),
+                Some(next) if of_key && next.indent == indent && is_entry(next.text) => {
+                    self.sequence(indent, depth)
+                }
+                _ => Some(Value::Null),
+            };
+        }
+        // `:`/`-` must be followed by a space before a value.
+        if text.len() == rest.len() {
+            return None;
+        }
+        let value = scalar(text)?;
+        // A more indented line after a scalar continues it (a multi-line plain scalar) or is an
+        // error: not read here.
+        if self
+            .lines
+            .get(self.at)
+            .is_some_and(|next| next.indent > indent)
+        {
+            return None;
+        }
+        Some(value)
+    }
+
+    /// The block collection whose first line, next, stands at `indent`.
+    fn block(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        let line = self.lines.get(self.at)?;
+        if is_entry(line.text) {
+            self.sequence(indent, depth)
+        } else {
+            self.mapping(indent, depth)
+        }
+    }
+}
+
+fn deeper(depth: usize) -> Option<usize> {
+    (depth < MAX_DEPTH).then_some(depth + 1)
+}
+
+/// A block sequence entry: `-` alone or followed by a space.
+fn is_entry(text: &str) -> bool {
+    text == "-" || text.starts_with("- ")
+}
+
+/// A mapping key and what follows its `:`. Only plain keys that are surely strings: a letter,
+/// then letters, digits and `_-./`; not a word serde_yaml_ng resolves to a bool or null.
+fn key(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    if !bytes.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let end = bytes
+        .iter()
+        .position(|&b| !IN_KEY[usize::from(b)])
+        .unwrap_or(bytes.len());
+    let (key, rest) = text.split_at(end);
+    let rest = rest.strip_prefix(':')?;
+    if !(rest.is_empty() || rest.starts_with(' ')) || is_word(key) {
+        return None;
+    }
+    Some((key, rest))
+}
+
+/// The bytes of a plain key read here.
+static IN_KEY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// Plain words serde_yaml_ng reads as null or a bool.
+fn is_word(s: &str) -> bool {
+    matches!(
+        s,
+        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    )
+}
+
+/// A one-line scalar, or `{}` / `[]`, then at most a comment.
+fn scalar(text: &str) -> Option<Value> {
+    match text.as_bytes().first()? {
+        q @ (b'"' | b'\'') => {
+            let body = &text[1..];
+            let close = body.find(char::from(*q))?;
+            let (content, after) = (&body[..close], &body[close + 1..]);
+            // Escapes (`\` in double quotes, `''` in single ones) are serde_yaml_ng's to decode.
+            if (*q == b'"' && content.contains('\\')) || (*q == b'\'' && after.starts_with('\'')) {
+                return None;
+            }
+            ends(after)?;
+            Some(Value::String(content.to_owned()))
+        }
+        b'{' | b'[' => {
+            let (empty, after) = text.split_at_checked(2)?;
+            ends(after)?;
+            match empty {
+                "{}" => Some(Value::Object(Map::new())),
+                "[]" => Some(Value::Array(Vec::new())),
+                _ => None,
+            }
+        }
+        _ => plain(text),
+    }
+}
+
+/// What may follow a value on its line: spaces, then a comment.
+fn ends(after: &str) -> Option<()> {
+    let rest = after.trim_start_matches(' ');
+    (rest.is_empty() || (rest.starts_with('#') && rest.len() < after.len())).then_some(())
+}
+
+/// A plain scalar up to a comment, resolved as serde_yaml_ng resolves it into a `Value`.
+fn plain(text: &str) -> Option<Value> {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    for (at, &b) in bytes.iter().enumerate() {
+        match b {
+            b'#' if at > 0 && bytes[at - 1] == b' ' => {
+                end = at;
+                break;
+            }
+            // `: ` or a final `:` would make a mapping here (an error); flow indicators are
+            // left to serde_yaml_ng.
+            b':' if bytes.get(at + 1).is_none_or(|&next| next == b' ') => return None,
+            b'[' | b']' | b'{' | b'}' => return None,
+            _ => {}
+        }
+    }
+    let s = text[..end].trim_end_matches(' ');
+    let first = *s.as_bytes().first()?;
+    // Indicators that start something else; `-` only before a space (a sequence entry).
+    if b"?:,[]{}#&*!|>'\"%@`".contains(&first) || s == "-" || s.starts_with("- ") {
+        return None;
+    }
+    match s {
+        "null" | "Null" | "NULL" | "~" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    // A letter or `/` never starts a number serde_yaml_ng reads (`inf` and `nan` parse as f64
+    // but are refused as not finite); the rest may be a number.
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+        return Some(Value::String(s.to_owned()));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        // Leading zeros make a string (YAML 1.2); past u64, serde_yaml_ng decides.
+        if s.len() > 1 && s.starts_with('0') {
+            return Some(Value::String(s.to_owned()));
+        }
+        return s
+            .parse::<u64>()
+            .ok()
+            .map(|n| Value::Number(Number::from(n)));
+    }
+    // Signed, radix-prefixed, float and `.inf`/`.nan` forms are serde_yaml_ng's to resolve; what
+    // is left (`10s`, `0.0.0.0`, `100Mi`, `-foo`) is a string.
+    let unsigned = s.trim_start_matches(['+', '-']);
+    if ["0x", "0o", "0b", "."]
+        .iter()
+        .any(|p| unsigned.starts_with(p))
+        || s.parse::<f64>().is_ok()
+    {
+        return None;
+    }
+    Some(Value::String(s.to_owned()))
+}
+
+#[cfg(test)]
+#[path = "block_tests.rs"]
+mod tests;
