@@ -36,6 +36,9 @@ pub fn clamp_warning(text: &str) -> String {
 }
 
 fn clamp(text: &str, max: usize, ellipsis: &str) -> String {
+    if fits(text, max) {
+        return text.to_owned();
+    }
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -50,8 +53,22 @@ fn clamp(text: &str, max: usize, ellipsis: &str) -> String {
     format!("{}{ellipsis}", &one_line[..cut])
 }
 
+/// Short enough and surely without a control character (C0, DEL, or C1, whose UTF-8 starts
+/// with 0xC2): most texts, which are then kept as they are instead of rebuilt a character at
+/// a time.
+fn fits(text: &str, max: usize) -> bool {
+    text.len() <= max
+        && !text
+            .bytes()
+            .fold(false, |odd, b| odd | (b < 0x20) | (b == 0x7f) | (b == 0xc2))
+}
+
 pub(super) fn warn(out: &mut Vec<String>, text: String) {
-    let w = clamp_warning(&text);
+    let w = if fits(&text, MAX_WARNING_LEN) {
+        text
+    } else {
+        clamp_warning(&text)
+    };
     if !out.contains(&w) {
         out.push(w);
     }
@@ -239,5 +256,39 @@ mod tests {
         let c = clamp_warning(&s);
         assert!(c.len() <= MAX_WARNING_LEN && c.ends_with('…'));
         assert_eq!(clamp_warning("a\nb"), "a b");
+    }
+
+    /// Texts kept as they are and texts rebuilt give the same result as a character-by-character
+    /// rebuild, around the length limit and with every kind of control character.
+    #[test]
+    fn clamp_keeps_plain_texts_and_rebuilds_the_rest() {
+        let rebuilt = |t: &str| -> String {
+            t.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        };
+        for text in [
+            "plain".to_string(),
+            "a".repeat(MAX_WARNING_LEN),
+            "a".repeat(MAX_WARNING_LEN + 1),
+            "tab\there".into(),
+            "del\u{7f}".into(),
+            "c1\u{85}next".into(),
+            "nbsp\u{a0}kept".into(),
+            "é".repeat(10),
+        ] {
+            let got = clamp_warning(&text);
+            if rebuilt(&text).len() <= MAX_WARNING_LEN {
+                assert_eq!(got, rebuilt(&text), "{text:?}");
+            } else {
+                assert!(
+                    got.len() <= MAX_WARNING_LEN && got.ends_with('…'),
+                    "{text:?}"
+                );
+            }
+            let mut out = Vec::new();
+            warn(&mut out, text.clone());
+            assert_eq!(out, [got]);
+        }
     }
 }
