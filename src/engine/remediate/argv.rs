@@ -5,6 +5,7 @@ use super::ops::{add, replace};
 use super::volumes::mount_paths;
 use super::{Remediation, note_fixed, wanted_flags};
 use crate::engine::policy::Policy;
+use crate::engine::read::at::At;
 use crate::engine::read::component::{Insert, Invocation};
 use crate::engine::read::flags::{Flags, Origin};
 use crate::engine::read::shell;
@@ -163,7 +164,7 @@ impl<'a> FlagEdits<'a> {
                     at_end,
                 } => {
                     let base = format!("{container}/{}", list.key());
-                    if obj.pointer(&base).is_none() {
+                    if obj.at(&base).is_none() {
                         ops.push(add(&base, json!(self.appended)));
                     } else {
                         for (k, w) in self.appended.iter().enumerate() {
@@ -180,10 +181,7 @@ impl<'a> FlagEdits<'a> {
         }
         for ((list, index), mut edits) in lines {
             let pointer = format!("{container}/{list}/{index}");
-            let Some(mut line) = obj
-                .pointer(&pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
+            let Some(mut line) = obj.at(&pointer).and_then(Value::as_str).map(str::to_string)
             else {
                 continue;
             };

@@ -10,6 +10,7 @@ use super::ops::{add, esc, replace};
 use super::volumes::covered;
 use super::{Remediation, note_fixed, wanted_flags};
 use crate::engine::policy::Policy;
+use crate::engine::read::at::At;
 use crate::engine::read::sources::{ArgOrigin, Declared, Distro, Doc, Form, Insert};
 use crate::engine::read::subjects::parse_embedded;
 use crate::engine::rules::{CONFIG_BOOTSTRAP, CONFIG_GATES, GATE, GATES_FLAG, ROTATE_FLAG, RuleId};
@@ -62,7 +63,7 @@ impl Pendings {
             let base = match doc {
                 None => obj.clone(),
                 Some(ptr) => obj
-                    .pointer(ptr)
+                    .at(ptr)
                     .and_then(Value::as_str)
                     .and_then(|t| parse_embedded(t).ok())?,
             };
@@ -136,7 +137,7 @@ fn realise(working: &Value, p: Pending) -> Vec<PatchOperation> {
             form,
             flag,
             value,
-        } => match working.pointer(&pointer) {
+        } => match working.at(&pointer) {
             Some(Value::Array(_)) => vec![add(&format!("{pointer}/-"), item(form, &flag, &value))],
             Some(Value::Object(_)) => vec![add(&format!("{pointer}/{}", esc(&flag)), json!(value))],
             // A k3s key given one string: it becomes a list, the string first.
@@ -160,7 +161,7 @@ fn realise(working: &Value, p: Pending) -> Vec<PatchOperation> {
                 "{pointer}/{}",
                 path.iter().map(|p| esc(p)).collect::<Vec<_>>().join("/")
             );
-            match working.pointer(&full) {
+            match working.at(&full) {
                 Some(_) => vec![replace(&full, value)],
                 None => vec![add_nested(working, &full, value)],
             }
@@ -279,11 +280,11 @@ fn put(obj: &Value, pend: &mut Pendings, origin: &ArgOrigin, flag: &str, value: 
     let base = match doc {
         None => Some(obj.clone()),
         Some(p) => obj
-            .pointer(p)
+            .at(p)
             .and_then(Value::as_str)
             .and_then(|t| parse_embedded(t).ok()),
     };
-    let entry = base.as_ref().and_then(|v| v.pointer(pointer));
+    let entry = base.as_ref().and_then(|v| v.at(pointer));
     pend.push(
         doc,
         Pending::Op(entry_op(entry, pointer, *form, flag, value)),

@@ -12,6 +12,7 @@ mod ops;
 mod volumes;
 
 use crate::engine::policy::Policy;
+use crate::engine::read::at::At;
 use crate::engine::read::subjects::{Settings, Subject};
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATE, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
 use crate::engine::rules::{Finding, RuleId};
@@ -62,7 +63,7 @@ impl Plan {
         }
         out.patch.extend(self.ops);
         for (pointer, (inner, ops)) in self.embedded {
-            let Some(text) = obj.pointer(&pointer).and_then(Value::as_str) else {
+            let Some(text) = obj.at(&pointer).and_then(Value::as_str) else {
                 continue;
             };
             let new_text = match edit_text(text, &ops) {

@@ -3,6 +3,7 @@
 
 use super::ops::add;
 use crate::engine::policy::Policy;
+use crate::engine::read::at::At;
 use crate::engine::read::subjects::KubeadmArgs;
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
@@ -22,7 +23,7 @@ pub(super) fn kubeadm_mounts(k: &KubeadmArgs, dir: &str) -> Vec<String> {
     let mut mounts = vec![dir.to_string()];
     if let Some(vols) = k
         .config
-        .pointer("/apiServer/extraVolumes")
+        .at("/apiServer/extraVolumes")
         .and_then(Value::as_array)
     {
         mounts.extend(
@@ -45,7 +46,7 @@ pub(super) fn mount_paths(
     planned: &mut Vec<String>,
 ) -> Result<Vec<PatchOperation>, String> {
     let mut mounts: Vec<String> = obj
-        .pointer(&format!("{container}/volumeMounts"))
+        .at(&format!("{container}/volumeMounts"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -81,11 +82,11 @@ pub(super) fn mount_paths(
     // After an earlier call's `add` of the whole list, the list exists: append to it.
     let has_volumes = !planned.is_empty()
         || obj
-            .pointer(&format!("{spec}/volumes"))
+            .at(&format!("{spec}/volumes"))
             .is_some_and(Value::is_array);
     let has_mounts = !planned.is_empty()
         || obj
-            .pointer(&format!("{container}/volumeMounts"))
+            .at(&format!("{container}/volumeMounts"))
             .is_some_and(Value::is_array);
     let mut volumes = Vec::new();
     let mut vmounts = Vec::new();
