@@ -124,12 +124,13 @@ impl Reader<'_> {
             if line.indent > indent {
                 return None;
             }
-            let rest = &line.text[1..];
+            let rest = line.text.strip_prefix('-')?;
             let after = rest.trim_start_matches(' ');
             if key(after).is_some() {
-                // `- name: a`: a mapping whose keys stand at the first key's column.
+                // `- name: a`: a mapping whose keys stand at the first key's column; the line
+                // is read again as its first key's.
                 let column = indent + line.text.len() - after.len();
-                self.lines[self.at] = Line {
+                *self.lines.get_mut(self.at)? = Line {
                     indent: column,
                     text: after,
                 };
@@ -236,9 +237,8 @@ fn is_word(s: &str) -> bool {
 fn scalar(text: &str) -> Option<Value> {
     match text.as_bytes().first()? {
         q @ (b'"' | b'\'') => {
-            let body = &text[1..];
-            let close = body.find(char::from(*q))?;
-            let (content, after) = (&body[..close], &body[close + 1..]);
+            let body = text.get(1..)?;
+            let (content, after) = body.split_once(char::from(*q))?;
             // Escapes (`\` in double quotes, `''` in single ones) are serde_yaml_ng's to decode.
             if (*q == b'"' && content.contains('\\')) || (*q == b'\'' && after.starts_with('\'')) {
                 return None;
@@ -271,7 +271,7 @@ fn plain(text: &str) -> Option<Value> {
     let mut end = bytes.len();
     for (at, &b) in bytes.iter().enumerate() {
         match b {
-            b'#' if at > 0 && bytes[at - 1] == b' ' => {
+            b'#' if at.checked_sub(1).and_then(|before| bytes.get(before)) == Some(&b' ') => {
                 end = at;
                 break;
             }
@@ -282,7 +282,7 @@ fn plain(text: &str) -> Option<Value> {
             _ => {}
         }
     }
-    let s = text[..end].trim_end_matches(' ');
+    let s = text.get(..end)?.trim_end_matches(' ');
     let first = *s.as_bytes().first()?;
     // Indicators that start something else; `-` only before a space (a sequence entry).
     if b"?:,[]{}#&*!|>'\"%@`".contains(&first) || s == "-" || s.starts_with("- ") {
