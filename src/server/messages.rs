@@ -4,6 +4,7 @@
 use super::admission::{AdmissionRequest, Response};
 use crate::engine::rules::Finding;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -32,12 +33,13 @@ pub fn kind_label(kind: &str) -> &'static str {
 
 /// One line, at most [`MAX_WARNING_LEN`] bytes, cut on a character boundary.
 pub fn clamp_warning(text: &str) -> String {
-    clamp(text, MAX_WARNING_LEN, "…")
+    clamp(text.into(), MAX_WARNING_LEN, "…")
 }
 
-fn clamp(text: &str, max: usize, ellipsis: &str) -> String {
-    if fits(text, max) {
-        return text.to_owned();
+/// `text` as one line of at most `max` bytes; an owned text that already is one is kept.
+fn clamp(text: Cow<'_, str>, max: usize, ellipsis: &str) -> String {
+    if fits(&text, max) {
+        return text.into_owned();
     }
     let one_line: String = text
         .chars()
@@ -64,11 +66,7 @@ fn fits(text: &str, max: usize) -> bool {
 }
 
 pub(super) fn warn(out: &mut Vec<String>, text: String) {
-    let w = if fits(&text, MAX_WARNING_LEN) {
-        text
-    } else {
-        clamp_warning(&text)
-    };
+    let w = clamp(text.into(), MAX_WARNING_LEN, "…");
     if !out.contains(&w) {
         out.push(w);
     }
@@ -84,7 +82,7 @@ pub(super) fn annotate(map: &mut BTreeMap<String, String>, key: &str, value: &st
     }
     entry.push_str(value);
     if entry.len() > MAX_ANNOTATION_LEN {
-        *entry = clamp(entry, MAX_ANNOTATION_LEN, "… (truncated)");
+        *entry = clamp(entry.as_str().into(), MAX_ANNOTATION_LEN, "… (truncated)");
     }
 }
 

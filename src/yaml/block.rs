@@ -207,7 +207,7 @@ fn key(text: &str) -> Option<(&str, &str)> {
         .unwrap_or(bytes.len());
     let (key, rest) = text.split_at(end);
     let rest = rest.strip_prefix(':')?;
-    if !(rest.is_empty() || rest.starts_with(' ')) || is_word(key) {
+    if !(rest.is_empty() || rest.starts_with(' ')) || word(key).is_some() {
         return None;
     }
     Some((key, rest))
@@ -225,12 +225,14 @@ static IN_KEY: [bool; 256] = {
     table
 };
 
-/// Plain words serde_yaml_ng reads as null or a bool.
-fn is_word(s: &str) -> bool {
-    matches!(
-        s,
-        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    )
+/// Plain words serde_yaml_ng reads as null or a bool, as their value.
+fn word(s: &str) -> Option<Value> {
+    match s {
+        "null" | "Null" | "NULL" | "~" => Some(Value::Null),
+        "true" | "True" | "TRUE" => Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => Some(Value::Bool(false)),
+        _ => None,
+    }
 }
 
 /// A one-line scalar, or `{}` / `[]`, then at most a comment.
@@ -288,11 +290,8 @@ fn plain(text: &str) -> Option<Value> {
     if b"?:,[]{}#&*!|>'\"%@`".contains(&first) || s == "-" || s.starts_with("- ") {
         return None;
     }
-    match s {
-        "null" | "Null" | "NULL" | "~" => return Some(Value::Null),
-        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
-        _ => {}
+    if let Some(value) = word(s) {
+        return Some(value);
     }
     // A letter or `/` never starts a number serde_yaml_ng reads (`inf` and `nan` parse as f64
     // but are refused as not finite); the rest may be a number.
