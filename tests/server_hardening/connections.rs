@@ -121,6 +121,12 @@ async fn silent_and_idle_connections_are_closed_but_busy_ones_are_not() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
+    // …and the connection was not closed under it: a connection found idle with a request in
+    // progress would be shut down gracefully, answering that request and then closing.
+    let r = round_trip(&mut slow, &mut buf, &post_request("/validate", &body))
+        .await
+        .expect("the connection of the slow request is still open");
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
