@@ -361,3 +361,65 @@ fn a_second_sigterm_exits_1_at_once_with_the_log_written() {
     });
     assert_eq!(logged, (N, true), "{}", serve.output());
 }
+
+/// The decision's log line names the request, in both log formats. In the text format every
+/// string field is quoted, as `endpoint` always was, so a uid or name is never read as part of
+/// the next field.
+#[test]
+fn the_decision_log_line_names_the_request_in_json_and_in_text() {
+    if !have_curl() {
+        return;
+    }
+    let example: Value = serde_json::from_str(include_str!("../src/server/example-review.json"))
+        .expect("the embedded example review");
+    let request = &example["request"];
+    let text_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let (uid, namespace, name, operation) = (
+        text_of(&request["uid"]),
+        text_of(&request["namespace"]),
+        text_of(&request["name"]),
+        text_of(&request["operation"]),
+    );
+    for format in ["json", "text"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut serve = Serve::start(dir.path(), free_port(), &["--log-format", format]);
+        let line = serve.curl_line();
+        let answer = run_printed(dir.path(), &line);
+        assert_eq!(answer["response"]["uid"].as_str(), Some(uid.as_str()));
+        assert_eq!(serve.terminate(), 0, "{}", serve.output());
+        serve.output_until(true, |out| out.contains("admission decision"));
+        let output = serve.output();
+        let logged = output
+            .lines()
+            .find(|l| l.contains("admission decision"))
+            .unwrap_or_default();
+        if format == "json" {
+            let logged: Value =
+                serde_json::from_str(logged).unwrap_or_else(|e| panic!("not JSON ({e}): {logged}"));
+            for (field, want) in [
+                ("endpoint", "validate"),
+                ("uid", uid.as_str()),
+                ("kind", "Pod"),
+                ("namespace", namespace.as_str()),
+                ("name", name.as_str()),
+                ("operation", operation.as_str()),
+            ] {
+                assert_eq!(logged[field].as_str(), Some(want), "{field}: {logged}");
+            }
+            let failed = logged["failed_rules"].as_str().unwrap_or_default();
+            assert!(!failed.is_empty(), "the example fails a rule: {logged}");
+        } else {
+            for want in [
+                "endpoint=\"validate\"".to_string(),
+                format!("uid=\"{uid}\""),
+                "kind=\"Pod\"".to_string(),
+                format!("namespace=\"{namespace}\""),
+                format!("name=\"{name}\""),
+                format!("operation=\"{operation}\""),
+                "failed_rules=\"".to_string(),
+            ] {
+                assert!(logged.contains(&want), "no {want} in: {logged}");
+            }
+        }
+    }
+}

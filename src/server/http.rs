@@ -144,7 +144,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         tracing::info!(
             endpoint = endpoint.as_str(),
             status = code.as_u16(),
-            reason = %message,
+            reason = message.as_str(),
             "request rejected"
         );
         plain(code, message)
@@ -249,10 +249,10 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             let response = pool::timeout_response(&s.policy, endpoint, &who.object(), deadline);
             tracing::warn!(
                 endpoint = endpoint.as_str(),
-                uid = %who.uid,
-                kind = %who.kind,
-                namespace = %who.namespace,
-                name = %who.name,
+                uid = who.uid.as_str(),
+                kind = who.kind.as_str(),
+                namespace = who.namespace.as_str(),
+                name = who.name.as_str(),
                 timeout_s = deadline.as_secs_f64(),
                 allowed = response.allowed,
                 "admission decision timed out; answered per failure policy"
@@ -296,14 +296,14 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         .collect();
     tracing::info!(
         endpoint = endpoint.as_str(),
-        uid = %who.uid,
-        kind = %who.kind,
-        namespace = %who.namespace,
-        name = %who.name,
-        operation = %who.operation,
+        uid = who.uid.as_str(),
+        kind = who.kind.as_str(),
+        namespace = who.namespace.as_str(),
+        name = who.name.as_str(),
+        operation = who.operation.as_str(),
         dry_run = who.dry_run,
         mirror = outcome.as_ref().is_some_and(|o| o.mirror),
-        failed_rules = %failed.join(","),
+        failed_rules = failed.join(",").as_str(),
         action,
         skipped = outcome.as_ref().and_then(|o| o.skipped).unwrap_or(""),
         latency_us = elapsed.as_micros() as u64,
