@@ -109,3 +109,24 @@ fn escapes_what_json_needs_escaped() {
     assert_eq!(v["level"], "WARN");
     assert_eq!(v["target"], module_path!());
 }
+
+/// The fast path for text without escapes, at every length and offset around its chunks.
+#[test]
+fn escapes_as_serde_json_at_every_offset() {
+    use std::fmt::Write as _;
+    const BASE: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+    for len in 0..=BASE.len() {
+        for at in 0..=len {
+            for special in ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "\u{7f}", " "] {
+                let mut s = BASE[..len].to_string();
+                if at < len {
+                    s.replace_range(at..at + 1, special);
+                }
+                let mut out = String::new();
+                super::Escaped(&mut out).write_str(&s).expect("written");
+                let want = serde_json::to_string(&s).expect("serialised");
+                assert_eq!(format!("\"{out}\""), want, "{s:?}");
+            }
+        }
+    }
+}
