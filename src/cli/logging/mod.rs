@@ -1,6 +1,7 @@
 //! The log of the long-running commands (`serve`, `approve-csrs`): text or JSON lines on stderr.
 
 mod json;
+mod stamp;
 mod writer;
 
 pub use writer::flush;
