@@ -20,25 +20,30 @@ thread_local! {
 
 /// Writes the time now.
 pub fn write_now(w: &mut Writer<'_>) -> fmt::Result {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) if second(d.as_secs()).is_some() => write(w, d.as_secs(), d.subsec_micros()),
-        // Before 1970 or after 9999: tracing-subscriber's own form, uncached.
-        _ => tracing_subscriber::fmt::time::SystemTime.format_time(w),
+    if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH)
+        && let Some(text) = cached_second(d.as_secs())
+    {
+        return write(w, &text, d.subsec_micros());
     }
+    // Before 1970 or after 9999: tracing-subscriber's own form, uncached.
+    tracing_subscriber::fmt::time::SystemTime.format_time(w)
 }
 
-/// Writes `secs` after the epoch and `micros` into that second; `secs` must be in 0000–9999.
-fn write(w: &mut impl fmt::Write, secs: u64, micros: u32) -> fmt::Result {
-    let text = LAST.with(|last| match last.get() {
+/// The text of the second `secs` after the epoch: this thread's last one when it is the same.
+fn cached_second(secs: u64) -> Option<Second> {
+    LAST.with(|last| match last.get() {
         Some((at, text)) if at == secs => Some(text),
         _ => {
             let text = second(secs)?;
             last.set(Some((secs, text)));
             Some(text)
         }
-    });
-    let text = text.ok_or(fmt::Error)?;
-    w.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
+    })
+}
+
+/// Writes `second`'s text and `micros` into it.
+fn write(w: &mut impl fmt::Write, second: &Second, micros: u32) -> fmt::Result {
+    w.write_str(std::str::from_utf8(second).map_err(|_| fmt::Error)?)?;
     let mut digits = [b'0'; 6];
     let mut rest = micros.min(999_999);
     for d in digits.iter_mut().rev() {
@@ -76,11 +81,12 @@ fn second(secs: u64) -> Option<Second> {
 
 #[cfg(test)]
 mod tests {
-    use super::{second, write};
+    use super::{cached_second, second, write};
 
     fn stamp(secs: u64, micros: u32) -> String {
         let mut out = String::new();
-        write(&mut out, secs, micros).expect("written");
+        let text = cached_second(secs).expect("a second in 0000-9999");
+        write(&mut out, &text, micros).expect("written");
         out
     }
 
