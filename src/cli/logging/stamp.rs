@@ -3,47 +3,43 @@
 //! line (six padded numbers through `write!`) cost a sixth of a decision's line, so each thread
 //! keeps the text of the last second it wrote.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 
-/// `YYYY-MM-DDTHH:MM:SS.`
-const SECOND_LEN: usize = 20;
-
-type Second = [u8; SECOND_LEN];
-
 thread_local! {
-    static LAST: Cell<Option<(u64, Second)>> = const { Cell::new(None) };
+    /// The last second this thread wrote, and its text.
+    static LAST: RefCell<(Option<u64>, String)> = const { RefCell::new((None, String::new())) };
 }
 
 /// Writes the time now.
 pub fn write_now(w: &mut Writer<'_>) -> fmt::Result {
     if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH)
-        && let Some(text) = cached_second(d.as_secs())
+        && let Some(written) = with_second(d.as_secs(), |text| write(w, text, d.subsec_micros()))
     {
-        return write(w, &text, d.subsec_micros());
+        return written;
     }
     // Before 1970 or after 9999: tracing-subscriber's own form, uncached.
     tracing_subscriber::fmt::time::SystemTime.format_time(w)
 }
 
-/// The text of the second `secs` after the epoch: this thread's last one when it is the same.
-fn cached_second(secs: u64) -> Option<Second> {
-    LAST.with(|last| match last.get() {
-        Some((at, text)) if at == secs => Some(text),
-        _ => {
-            let text = second(secs)?;
-            last.set(Some((secs, text)));
-            Some(text)
+/// `f` of the text of the second `secs` after the epoch, formatted only when this thread's last
+/// second was another; `None` outside the years 0000–9999.
+fn with_second<R>(secs: u64, f: impl FnOnce(&str) -> R) -> Option<R> {
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != Some(secs) {
+            *text = second(secs)?;
+            *at = Some(secs);
         }
+        Some(f(text))
     })
 }
 
-/// Writes `second`'s text and `micros` into it.
-fn write(w: &mut impl fmt::Write, second: &Second, micros: u32) -> fmt::Result {
-    w.write_str(std::str::from_utf8(second).map_err(|_| fmt::Error)?)?;
+/// Writes `second`'s text and `micros` into it, the six digits without `write!`.
+fn write(w: &mut impl fmt::Write, second: &str, micros: u32) -> fmt::Result {
+    w.write_str(second)?;
     let mut digits = [b'0'; 6];
     let mut rest = micros.min(999_999);
     for d in digits.iter_mut().rev() {
@@ -55,38 +51,29 @@ fn write(w: &mut impl fmt::Write, second: &Second, micros: u32) -> fmt::Result {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.` of `secs` after the epoch; `None` outside the years 0000–9999, which
-/// tracing-subscriber writes in other widths.
-fn second(secs: u64) -> Option<Second> {
+/// tracing-subscriber writes in other widths. Once a second: `format!` is fine here.
+fn second(secs: u64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()?;
-    let year = u16::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    let mut out = [0u8; SECOND_LEN];
-    let mut at = 0;
-    let mut put = |value: u16, width: usize, then: u8| {
-        let mut rest = value;
-        for d in out[at..at + width].iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        out[at + width] = then;
-        at += width + 1;
-    };
-    put(year, 4, b'-');
-    put(u16::from(u8::from(t.month())), 2, b'-');
-    put(u16::from(t.day()), 2, b'T');
-    put(u16::from(t.hour()), 2, b':');
-    put(u16::from(t.minute()), 2, b':');
-    put(u16::from(t.second()), 2, b'.');
-    Some(out)
+    let year = Some(t.year()).filter(|y| (0..=9999).contains(y))?;
+    Some(format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{cached_second, second, write};
+    use super::{second, with_second, write};
 
     fn stamp(secs: u64, micros: u32) -> String {
         let mut out = String::new();
-        let text = cached_second(secs).expect("a second in 0000-9999");
-        write(&mut out, &text, micros).expect("written");
+        with_second(secs, |text| write(&mut out, text, micros))
+            .expect("a second in 0000-9999")
+            .expect("written");
         out
     }
 
