@@ -41,7 +41,7 @@ fn written(d: &Declared, flag: &str) -> bool {
     d.flags
         .occurrences
         .iter()
-        .any(|o| o.name == flag && d.origins.get(o.token) != Some(&ArgOrigin::Default))
+        .any(|o| d.flags.name(o) == flag && d.origins.get(o.token) != Some(&ArgOrigin::Default))
 }
 
 pub fn evaluate(d: &Declared, component: Component, loc: &str, policy: &Policy) -> Vec<Finding> {

@@ -161,7 +161,7 @@ pub fn merge_layers(layers: &[(Layer, Value)], flags: &Flags) -> Merged {
         m.decide(Field::ServerTlsBootstrap, Layer::Flag(ROTATE_FLAG));
     }
     if let Some(occ) = flags.last("pod-manifest-path") {
-        let v = Value::String(occ.value.clone().unwrap_or_default());
+        let v = Value::String(flags.value_of(occ).unwrap_or_default().to_string());
         set(&mut m.effective, Field::StaticPodPath, v);
         m.decide(Field::StaticPodPath, Layer::Flag("pod-manifest-path"));
     }

@@ -1,6 +1,7 @@
 //! pflag semantics over an argv: `--f=v`, `--f v`, bool flags, repeats (last wins), `--`,
 //! and `--feature-gates`, which accumulates across occurrences (last value per gate wins).
 
+use crate::engine::read::bytes;
 use crate::engine::rules::GATES_FLAG;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -43,16 +44,19 @@ pub struct Token {
     pub origin: Origin,
 }
 
-/// One occurrence of a flag.
+/// One occurrence of a flag. Its name and value are spans of the tokens' text, read through
+/// [`Flags::name`] and [`Flags::value_of`]: a kube-apiserver's thirty-odd flags cost two
+/// allocations each when they were copied out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Occurrence {
-    pub name: String,
-    /// `None` for a bare flag (`--rotate-server-certificates`).
-    pub value: Option<String>,
     /// Index of the token holding the name (and the value, when written `--f=v`).
     pub token: usize,
     /// Index of the separate value token (`--f v`).
     pub value_token: Option<usize>,
+    /// The name's span in the text of `token`.
+    name: Range<usize>,
+    /// Where the value written `--f=v` starts in the text of `token`.
+    inline: Option<usize>,
 }
 
 /// The flags of one component invocation.
@@ -144,19 +148,16 @@ impl Flags {
                 i += 1;
                 continue;
             };
-            // A byte loop: `split_once`'s char search costs more on these short words.
-            let (name, inline) = match body.bytes().position(|b| b == b'=') {
-                Some(at) => (&body[..at], Some(body[at + 1..].to_string())),
-                None => (body, None),
-            };
-            let bare = inline.is_none();
+            let start = text.len() - body.len();
+            let eq = bytes::find(body.as_bytes(), b'=');
+            let name = &body[..eq.unwrap_or(body.len())];
             let mut occ = Occurrence {
-                name: name.to_string(),
-                value: inline,
                 token: i,
                 value_token: None,
+                name: start..start + name.len(),
+                inline: eq.map(|at| start + at + 1),
             };
-            if bare
+            if eq.is_none()
                 && !is_bool_flag(name)
                 && let Some(next) = tokens.get(i + 1)
             {
@@ -164,7 +165,6 @@ impl Flags {
                 // guess there would hide the flags we audit.
                 let takes = VALUE_FLAGS.contains(&name) || !next.text.starts_with('-');
                 if takes && next.text != "--" {
-                    occ.value = Some(next.text.clone());
                     occ.value_token = Some(i + 1);
                     i += 1;
                 }
@@ -179,23 +179,50 @@ impl Flags {
         }
     }
 
+    /// The name of `occ` (an occurrence of these flags), without its dashes.
+    pub fn name(&self, occ: &Occurrence) -> &str {
+        self.text(occ.token).get(occ.name.clone()).unwrap_or("")
+    }
+
+    /// The value of `occ` (an occurrence of these flags): `None` for a bare flag
+    /// (`--rotate-server-certificates`).
+    pub fn value_of(&self, occ: &Occurrence) -> Option<&str> {
+        match (occ.value_token, occ.inline) {
+            (Some(t), _) => Some(self.text(t)),
+            (None, Some(at)) => self.text(occ.token).get(at..),
+            (None, None) => None,
+        }
+    }
+
+    fn text(&self, token: usize) -> &str {
+        self.tokens.get(token).map_or("", |t| t.text.as_str())
+    }
+
+    /// Index of the occurrence that takes effect (the last one) of `name`.
+    pub fn last_index(&self, name: &str) -> Option<usize> {
+        // The lengths first: most names differ in length, and that needs no slicing.
+        self.occurrences
+            .iter()
+            .rposition(|o| o.name.len() == name.len() && self.name(o) == name)
+    }
+
     /// The occurrence that takes effect (the last one).
     pub fn last(&self, name: &str) -> Option<&Occurrence> {
-        self.occurrences.iter().rev().find(|o| o.name == name)
+        self.last_index(name).map(|i| &self.occurrences[i])
     }
 
     /// The effective value of a string flag: `None` when absent or empty.
     pub fn value(&self, name: &str) -> Option<&str> {
         self.last(name)
-            .and_then(|o| o.value.as_deref())
+            .and_then(|o| self.value_of(o))
             .filter(|v| !v.trim().is_empty())
     }
 
     /// The effective value of a bool flag; `Some(Err)` when the value does not parse.
     pub fn bool_value(&self, name: &str) -> Option<Result<bool, String>> {
-        self.last(name).map(|o| match &o.value {
+        self.last(name).map(|o| match self.value_of(o) {
             None => Ok(true),
-            Some(v) => parse_bool(v).ok_or_else(|| v.clone()),
+            Some(v) => parse_bool(v).ok_or_else(|| v.to_string()),
         })
     }
 
@@ -203,8 +230,8 @@ impl Flags {
     pub fn feature_gates(&self) -> Gates {
         let mut gates = Gates::default();
         for (n, occ) in self.occurrences.iter().enumerate() {
-            if occ.name == GATES_FLAG {
-                gates.add_flag_value(n, occ.value.as_deref().unwrap_or(""));
+            if self.name(occ) == GATES_FLAG {
+                gates.add_flag_value(n, self.value_of(occ).unwrap_or(""));
             }
         }
         gates
@@ -314,7 +341,7 @@ mod tests {
     #[test]
     fn value_flag_takes_dashed_word_and_terminator_stops() {
         let f = Flags::parse(toks(&["--config", "-", "--", "--kubelet-client-key=/k"]));
-        assert_eq!(f.last("config").and_then(|o| o.value.as_deref()), Some("-"));
+        assert_eq!(f.last("config").and_then(|o| f.value_of(o)), Some("-"));
         assert_eq!(f.terminator, Some(2));
         assert_eq!(f.value("kubelet-client-key"), None);
     }

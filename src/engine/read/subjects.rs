@@ -158,14 +158,15 @@ pub fn extract_config(obj: &Value) -> (Target, Vec<Subject>) {
 }
 
 fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
-    let labels = obj.at(&format!(
-        "{}/metadata/labels",
-        spec.strip_suffix("/spec").unwrap_or("")
-    ));
-    // A Pod's labels are the object's; a template's are the template's.
+    // A Pod's labels are the object's; a template's are the template's. Walked from the
+    // spec's pointer rather than formatted into new pointers: this runs for every pod.
+    let labels = obj
+        .at(spec.strip_suffix("/spec").unwrap_or(""))
+        .and_then(|t| t.at("/metadata/labels"));
     let labels = labels.or_else(|| obj.at("/metadata/labels"));
     let Some(list) = obj
-        .at(&format!("{spec}/containers"))
+        .at(spec)
+        .and_then(|s| s.member("containers"))
         .and_then(Value::as_array)
     else {
         return Vec::new();

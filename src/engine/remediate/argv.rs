@@ -106,18 +106,14 @@ impl<'a> FlagEdits<'a> {
         let gates = self.flags.feature_gates();
         let target = match gates.get(GATE) {
             Some(g) => Some(g.occurrence),
-            None => self
-                .flags
-                .occurrences
-                .iter()
-                .rposition(|o| o.name == GATES_FLAG),
+            None => self.flags.last_index(GATES_FLAG),
         };
         let Some(n) = target else {
             self.appended.push(format!("--feature-gates={GATE}=true"));
             return;
         };
         let occ = &self.flags.occurrences[n];
-        let value = with_gate(occ.value.as_deref().unwrap_or(""), self.flags, n);
+        let value = with_gate(self.flags.value_of(occ).unwrap_or(""), self.flags, n);
         match occ.value_token {
             Some(v) => self.replaced.insert(v, value),
             None => self

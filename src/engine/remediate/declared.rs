@@ -358,7 +358,7 @@ fn gate(obj: &Value, d: &Declared, pend: &mut Pendings, kubelet: bool) {
     if let Some(g) = gates.get(GATE).filter(|g| written(g.occurrence)) {
         let occ = &d.flags.occurrences[g.occurrence];
         if let Some(origin) = d.origins.get(occ.token) {
-            let value = with_gate(occ.value.as_deref().unwrap_or(""), &d.flags, g.occurrence);
+            let value = with_gate(d.flags.value_of(occ).unwrap_or(""), &d.flags, g.occurrence);
             put(obj, pend, origin, GATES_FLAG, &value);
             return;
         }
@@ -367,15 +367,10 @@ fn gate(obj: &Value, d: &Declared, pend: &mut Pendings, kubelet: bool) {
         set_config(d, pend, &[CONFIG_GATES, GATE], json!(true));
         return;
     }
-    match d
-        .flags
-        .occurrences
-        .iter()
-        .rposition(|o| o.name == GATES_FLAG)
-    {
+    match d.flags.last_index(GATES_FLAG) {
         Some(n) if written(n) => {
             let occ = &d.flags.occurrences[n];
-            let value = with_gate(occ.value.as_deref().unwrap_or(""), &d.flags, n);
+            let value = with_gate(d.flags.value_of(occ).unwrap_or(""), &d.flags, n);
             if let Some(origin) = d.origins.get(occ.token) {
                 put(obj, pend, origin, GATES_FLAG, &value);
             }

@@ -39,13 +39,9 @@ pub(super) fn extra_args(
         for (flag, value) in wanted {
             if flag == GATES_FLAG {
                 // The gate is flipped in place only in the occurrence that sets it.
-                let last = k.flags.occurrences.iter().rposition(|o| o.name == flag);
-                let current = last.and_then(|i| k.flags.occurrences[i].value.clone());
-                let new = with_gate(
-                    current.as_deref().unwrap_or(""),
-                    &k.flags,
-                    last.unwrap_or(usize::MAX),
-                );
+                let last = k.flags.last_index(flag);
+                let current = last.and_then(|i| k.flags.value_of(&k.flags.occurrences[i]));
+                let new = with_gate(current.unwrap_or(""), &k.flags, last.unwrap_or(usize::MAX));
                 set(k, flag, &new, &mut ops);
             } else if k.flags.value(flag).is_none()
                 && !(k.flags.last(flag).is_none() && matches!(flag, CERT_FLAG | KEY_FLAG))
