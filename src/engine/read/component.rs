@@ -97,6 +97,31 @@ fn shell_name(word: &str) -> bool {
     )
 }
 
+/// Could [`recognize`] find a component in a container that is not its pod's only one? A
+/// superset, from the first word of its command (or args), its image and name, and whether it
+/// has a command: every executable, hyperkube and component image name holds `kube`, a shell
+/// may run one in its `-c` line, and a component label must name the container (`by_label`).
+pub fn may_run(first: Option<&str>, image: &str, name: Option<&str>, has_command: bool) -> bool {
+    first.is_some_and(|w| shell_name(w) || names_kube(w))
+        || names_kube(image)
+        || (has_command && name.is_some_and(names_kube))
+}
+
+/// [`may_run`] of a `containers[]` item, read as [`recognize`] reads it.
+pub fn may_run_item(container: &Value) -> bool {
+    let list = |key: &str| container.member(key).and_then(Value::as_array);
+    let (command, args) = (list("command"), list("args"));
+    let first = command
+        .into_iter()
+        .chain(args)
+        .flatten()
+        .next()
+        .map(|w| w.as_str().unwrap_or(""));
+    let image = container.member("image").and_then(Value::as_str);
+    let name = container.member("name").and_then(Value::as_str);
+    may_run(first, image.unwrap_or(""), name, command.is_some())
+}
+
 /// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
 /// `sole` says the container is the pod's only one.
 pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Invocation> {

@@ -106,3 +106,107 @@ fn label_fallback_needs_matching_container_name() {
         "not the sole container"
     );
 }
+
+mod may_run {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    /// Words that make, or nearly make, a component: executables, hyperkube, shells, their
+    /// paths, and look-alikes.
+    const WORDS: &[&str] = &[
+        "kube-apiserver",
+        "/usr/local/bin/kube-controller-manager",
+        "kubelet",
+        "apiserver",
+        "controller-manager",
+        "hyperkube",
+        "/hyperkube",
+        "sh",
+        "/bin/bash",
+        "busybox",
+        "-c",
+        "-ec",
+        "exec kube-apiserver --a=b",
+        "env X=1 /usr/bin/kubelet",
+        "--kubelet-client-key=/k",
+        "--port",
+        "9000",
+        "etcd",
+        "",
+        "nginx",
+    ];
+    const IMAGES: &[&str] = &[
+        "",
+        "registry.k8s.io/kube-apiserver:v1.34.2",
+        "k8s.gcr.io/hyperkube-amd64:v1.8",
+        "nginx:1.27",
+        "registry.example/sidecar:1.0",
+    ];
+    const NAMES: &[&str] = &["kube-apiserver", "kubelet", "sidecar", "web", ""];
+
+    fn container() -> impl Strategy<Value = Value> {
+        let list = proptest::option::of(proptest::collection::vec(select(WORDS), 0..4));
+        (
+            list.clone(),
+            list,
+            select(IMAGES),
+            select(NAMES),
+            any::<bool>(),
+        )
+            .prop_map(|(command, args, image, name, odd)| {
+                let mut c = json!({"name": name, "image": image});
+                if let Some(command) = command {
+                    c["command"] = json!(command);
+                }
+                if let Some(args) = args {
+                    c["args"] = json!(args);
+                }
+                if odd {
+                    // Not a list: read as no command at all.
+                    c["command"] = json!("kube-apiserver");
+                }
+                c
+            })
+    }
+
+    fn labels() -> impl Strategy<Value = Option<Value>> {
+        proptest::option::of((select(NAMES), any::<bool>()).prop_map(
+            |(c, tier)| json!({"component": c, "tier": if tier { "control-plane" } else { "x" }}),
+        ))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// What `may_run` turns away, `recognize` finds nothing in, whatever the pod's labels,
+        /// when the container is not the pod's only one.
+        #[test]
+        fn turns_away_only_what_recognize_finds_nothing_in(c in container(), labels in labels()) {
+            if !may_run_item(&c) {
+                prop_assert_eq!(recognize(&c, labels.as_ref(), false), None, "{}", c);
+            }
+        }
+    }
+
+    #[test]
+    fn turns_away_plain_sidecars() {
+        for c in [
+            json!({"name": "sidecar", "image": "registry.example/sidecar:1.0", "args": ["--port", "9001"]}),
+            json!({"name": "web", "image": "nginx:1.27"}),
+            json!({"name": "etcd", "command": ["etcd", "--data-dir=/var/lib/etcd"]}),
+            // A component's name, but no command for a label to stand in for.
+            json!({"name": "kube-apiserver", "image": "nginx:1.27", "args": ["x"]}),
+        ] {
+            assert!(!may_run_item(&c), "{c}");
+        }
+        for c in [
+            json!({"name": "a", "command": ["/bin/sh", "-c", "exec kube-apiserver"]}),
+            json!({"name": "a", "image": "registry.k8s.io/kube-apiserver:v1.34.2"}),
+            json!({"name": "kube-apiserver", "command": ["/entrypoint.sh"]}),
+            json!({"name": "a", "command": [], "args": ["kubelet"]}),
+        ] {
+            assert!(may_run_item(&c), "{c}");
+        }
+    }
+}

@@ -81,6 +81,11 @@ impl<'j> Cursor<'j> {
         self.at
     }
 
+    /// Back to `index`, an [`index`](Self::index) this cursor had: to read a value again.
+    pub fn rewind(&mut self, index: usize) {
+        self.at = index;
+    }
+
     /// The first byte of the next value, not consumed.
     #[inline]
     pub fn peek(&mut self) -> Read<u8> {

@@ -3,9 +3,10 @@
 //! Building a whole pod into a `Value` (probes, resources, env, status, managedFields…) was most
 //! of the time spent on a relevant pod. What `read::subjects`, `read::component`, `checks` and
 //! `remediate` (argv and volumes) read of such an object is listed in [`OBJECT`]; everything
-//! else is skipped while parsing. Lists keep every item, in place, so each JSON pointer and
-//! patch operation computed on the pruned object is the one computed on the whole object
-//! (DESIGN.md section 3). A member whose type is not the expected one (a list where a mapping is
+//! else is skipped while parsing. Lists keep every item, in place (the quick reader keeps a
+//! container that surely runs no component as `null`: [`Shape::Containers`]), so each JSON
+//! pointer and patch operation computed on the pruned object is the one computed on the whole
+//! object (DESIGN.md section 3). A member whose type is not the expected one (a list where a mapping is
 //! expected, or the reverse) is kept whole, so the engine sees what it would have seen.
 
 use serde::Deserialize;
@@ -21,14 +22,18 @@ enum Shape {
     All,
     /// A mapping: these members, each in its shape; the others are skipped.
     Members(&'static [(&'static str, Shape)]),
-    /// A list: every item, each in this shape.
-    Items(&'static Shape),
     /// Read by remediation alone (the mounts a patch may extend): kept, in this shape, only
     /// when building for a patch; `/validate` never reads it.
     Remediation(&'static Shape),
+    /// A pod spec's containers, each a [`CONTAINER`]. The quick reader keeps a container after
+    /// the first that surely runs no component (`component::may_run`) as `null`, in its place:
+    /// building a Deployment's sidecars was most of its answer, and the engine reads only the
+    /// containers that run a component (the first may be the pod's only one, which its labels
+    /// alone can make a component).
+    Containers,
 }
 
-use Shape::{All, Items, Members, Remediation};
+use Shape::{All, Containers, Members, Remediation};
 
 const CONTAINER: Shape = Members(&[
     ("name", All),
@@ -38,10 +43,7 @@ const CONTAINER: Shape = Members(&[
     ("volumeMounts", Remediation(&All)),
 ]);
 
-const POD_SPEC: Shape = Members(&[
-    ("containers", Items(&CONTAINER)),
-    ("volumes", Remediation(&All)),
-]);
+const POD_SPEC: Shape = Members(&[("containers", Containers), ("volumes", Remediation(&All))]);
 
 const TEMPLATE: Shape = Members(&[
     ("metadata", Members(&[("labels", All)])),
@@ -50,7 +52,7 @@ const TEMPLATE: Shape = Members(&[
 
 /// A Pod's spec, a workload's (its template), or a CronJob's (its job's template).
 const SPEC: Shape = Members(&[
-    ("containers", Items(&CONTAINER)),
+    ("containers", Containers),
     ("volumes", Remediation(&All)),
     ("template", TEMPLATE),
     (
@@ -162,11 +164,11 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let Keep(Items(item), patch) = self.0 else {
+        let Keep(Containers, patch) = self.0 else {
             return Value::deserialize(SeqAccessDeserializer::new(seq));
         };
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Keep(*item, patch))? {
+        while let Some(v) = seq.next_element_seed(Keep(CONTAINER, patch))? {
             out.push(v);
         }
         Ok(Value::Array(out))

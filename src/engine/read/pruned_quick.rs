@@ -4,8 +4,9 @@
 //! each kept value is the one serde_json builds. What the cursor is not sure of is `Unsure`,
 //! and the caller reads the object with serde_json instead.
 
-use super::Shape::{Items, Members, Remediation};
-use super::{Keep, OBJECT};
+use super::Shape::{Containers, Members, Remediation};
+use super::{CONTAINER, Keep, OBJECT};
+use crate::engine::read::component;
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
 use serde_json::{Map, Number, Value};
 
@@ -36,11 +37,18 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
             }
             Ok(Value::Object(out))
         }
-        (Items(item), b'[') => {
+        (Containers, b'[') => {
             let mut out = Vec::new();
             let mut more = c.first_item()?;
             while more {
-                out.push(keep(c, Keep(*item, patch))?);
+                let start = c.index();
+                // The first container may be the pod's only one: always built.
+                if out.is_empty() || may_run(c) {
+                    c.rewind(start);
+                    out.push(keep(c, Keep(CONTAINER, patch))?);
+                } else {
+                    out.push(Value::Null);
+                }
                 more = c.next_item()?;
             }
             Ok(Value::Array(out))
@@ -84,6 +92,59 @@ fn whole(c: &mut Cursor<'_>, depth: usize) -> Read<Value> {
                 .map_err(|_| Unsure)
         }
     }
+}
+
+/// Read the container next and say whether it may run a component (`component::may_run`).
+/// `true` for whatever it does not read plainly (an escape, `null`, another type, a repeated
+/// member, a JSON error): the caller then builds the container from where it started.
+fn may_run(c: &mut Cursor<'_>) -> bool {
+    words(c).is_none_or(|w| {
+        let first = match w.command {
+            Some(Some(first)) => Some(first),
+            _ => w.args.flatten(),
+        };
+        component::may_run(first, w.image.unwrap_or(""), w.name, w.command.is_some())
+    })
+}
+
+/// What `component::may_run` reads of a container; a list's member is `Some(None)` when empty.
+#[derive(Default)]
+struct Words<'j> {
+    name: Option<&'j str>,
+    image: Option<&'j str>,
+    command: Option<Option<&'j str>>,
+    args: Option<Option<&'j str>>,
+}
+
+fn words<'j>(c: &mut Cursor<'j>) -> Option<Words<'j>> {
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        slot.replace(value).is_none().then_some(())
+    }
+    let mut w = Words::default();
+    let mut key = c.first_key().ok()?;
+    while let Some(k) = key {
+        match k {
+            "name" => once(&mut w.name, c.string().ok()?)?,
+            "image" => once(&mut w.image, c.string().ok()?)?,
+            "command" => once(&mut w.command, first_word(c).ok()?)?,
+            "args" => once(&mut w.args, first_word(c).ok()?)?,
+            _ => c.skip().ok()?,
+        }
+        key = c.next_key().ok()?;
+    }
+    Some(w)
+}
+
+/// The first word of the list next (`None`: it is empty); the rest is skipped.
+fn first_word<'j>(c: &mut Cursor<'j>) -> Read<Option<&'j str>> {
+    if !c.first_item()? {
+        return Ok(None);
+    }
+    let first = c.string()?;
+    while c.next_item()? {
+        c.skip()?;
+    }
+    Ok(Some(first))
 }
 
 /// A string value, its escapes decoded by serde_json.
