@@ -338,6 +338,28 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
                 ));
             }
         }
+        // Sidecars around a pod's containers: the quick pod pass leaves those after the first
+        // unbuilt, and every pointer into the list must still be the full parse's.
+        let mut w = v.clone();
+        if let Some(Value::Array(list)) = [
+            "/request/object/spec/containers",
+            "/request/object/spec/template/spec/containers",
+            "/request/object/spec/jobTemplate/spec/template/spec/containers",
+        ]
+        .into_iter()
+        .find_map(|p| w.pointer(p).is_some().then_some(p))
+        .and_then(|p| w.pointer_mut(p))
+        {
+            let sidecar = |n: u32| {
+                json!({"name": format!("sidecar-{n}"), "image": "registry.example/sidecar:1.0",
+                    "args": ["--port", format!("{}", 9000 + n)], "resources": {},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]})
+            };
+            list.insert(0, sidecar(1));
+            list.insert(0, sidecar(0));
+            list.push(sidecar(2));
+            variants.push((format!("{name} with sidecars"), w.to_string().into_bytes()));
+        }
     }
     bodies.extend(variants);
     assert!(bodies.len() > 20, "{} bodies", bodies.len());
