@@ -22,6 +22,8 @@ enum Shape {
     All,
     /// A mapping: these members, each in its shape; the others are skipped.
     Members(&'static [(&'static str, Shape)]),
+    /// A list: every item, each in this shape.
+    Items(&'static Shape),
     /// Read by remediation alone (the mounts a patch may extend): kept, in this shape, only
     /// when building for a patch; `/validate` never reads it.
     Remediation(&'static Shape),
@@ -33,7 +35,7 @@ enum Shape {
     Containers,
 }
 
-use Shape::{All, Containers, Members, Remediation};
+use Shape::{All, Containers, Items, Members, Remediation};
 
 const CONTAINER: Shape = Members(&[
     ("name", All),
@@ -75,7 +77,8 @@ const OBJECT: Shape = Members(&[
                 "annotations",
                 Members(&[("kubernetes.io/config.mirror", All)]),
             ),
-            ("ownerReferences", All),
+            // `is_mirror` reads each reference's kind alone.
+            ("ownerReferences", Items(&Members(&[("kind", All)]))),
         ]),
     ),
     ("spec", SPEC),
@@ -164,11 +167,13 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let Keep(Containers, patch) = self.0 else {
-            return Value::deserialize(SeqAccessDeserializer::new(seq));
+        let (item, patch) = match self.0 {
+            Keep(Items(item), patch) => (*item, patch),
+            Keep(Containers, patch) => (CONTAINER, patch),
+            _ => return Value::deserialize(SeqAccessDeserializer::new(seq)),
         };
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Keep(CONTAINER, patch))? {
+        while let Some(v) = seq.next_element_seed(Keep(item, patch))? {
             out.push(v);
         }
         Ok(Value::Array(out))

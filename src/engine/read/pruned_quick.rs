@@ -4,7 +4,7 @@
 //! each kept value is the one serde_json builds. What the cursor is not sure of is `Unsure`,
 //! and the caller reads the object with serde_json instead.
 
-use super::Shape::{Containers, Members, Remediation};
+use super::Shape::{Containers, Items, Members, Remediation};
 use super::{CONTAINER, Keep, OBJECT};
 use crate::engine::read::component;
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
@@ -49,6 +49,15 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
                 } else {
                     out.push(Value::Null);
                 }
+                more = c.next_item()?;
+            }
+            Ok(Value::Array(out))
+        }
+        (Items(item), b'[') => {
+            let mut out = Vec::new();
+            let mut more = c.first_item()?;
+            while more {
+                out.push(keep(c, Keep(*item, patch))?);
                 more = c.next_item()?;
             }
             Ok(Value::Array(out))
