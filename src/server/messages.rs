@@ -2,6 +2,7 @@
 //! users know who speaks) and audit annotations (bounded, no repeats).
 
 use super::admission::{AdmissionRequest, Response};
+use crate::engine::read::bytes;
 use crate::engine::rules::Finding;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -90,11 +91,12 @@ pub(super) fn annotate(map: &mut BTreeMap<String, String>, key: &str, value: &st
 pub fn finding_text(f: &Finding) -> String {
     let mut text = format!("[{}] {}", f.rule, f.message);
     let controls = f.rule.short_controls();
-    if !f.message.contains(controls) {
+    let has = |part: &str| bytes::contains(f.message.as_bytes(), part.as_bytes());
+    if !has(controls) {
         let _ = write!(text, " ({controls})");
     }
     if let Some(fix) = f.remediation.as_deref().filter(|r| !r.is_empty())
-        && !f.message.contains(fix)
+        && !has(fix)
     {
         let _ = write!(text, ": add {fix}");
     }

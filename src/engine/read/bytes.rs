@@ -26,9 +26,53 @@ pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
         .map(|i| at + i)
 }
 
+/// Does `hay` hold `needle`? Each place its first byte is found (eight bytes at a time) is
+/// compared: `str::contains` sets up a two-way searcher for every call, which cost more than a
+/// finding's whole message check (a warning's text is checked for the fix it names).
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(i) = hay.get(from..).and_then(|rest| find(rest, first)) {
+        let at = from + i;
+        if hay.get(at..at + needle.len()) == Some(needle) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contains_as_str_contains() {
+        let hay = "[kubelet-client-cert] --kubelet-client-key is not set (CIS 1.2.4/1.2.5)";
+        for needle in [
+            "",
+            "[",
+            ")",
+            "CIS 1.2.4/1.2.5",
+            "CIS 1.2.5/1.2.6",
+            "--kubelet-client-key",
+            "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+            "kubelet-client-cert] --k",
+            "1.2.5)",
+            "1.2.5))",
+            "é",
+        ] {
+            assert_eq!(
+                contains(hay.as_bytes(), needle.as_bytes()),
+                hay.contains(needle),
+                "{needle:?}"
+            );
+        }
+        assert!(!contains(b"", b"a"));
+        assert!(contains(b"aaab", b"aab"));
+    }
 
     #[test]
     fn finds_what_position_finds_at_every_offset() {
