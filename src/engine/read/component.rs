@@ -107,8 +107,10 @@ pub fn may_run(first: Option<&str>, image: &str, name: Option<&str>, has_command
         || (has_command && name.is_some_and(names_kube))
 }
 
-/// [`may_run`] of a `containers[]` item, read as [`recognize`] reads it.
-pub fn may_run_item(container: &Value) -> bool {
+/// [`may_run`] of a `containers[]` item, read as [`recognize`] reads it: what the quick pod
+/// pass's borrowed read is held to.
+#[cfg(test)]
+pub(crate) fn may_run_item(container: &Value) -> bool {
     let list = |key: &str| container.member(key).and_then(Value::as_array);
     let (command, args) = (list("command"), list("args"));
     let first = command
