@@ -1,9 +1,55 @@
-//! Byte searches for the short words the readers split (flags at `=`, pointers at `/`): eight
-//! bytes at a time, as the JSON cursor scans strings. `str::find` with a char sets up a
-//! searcher on every call, and a byte-at-a-time loop costs about four instructions a byte.
+//! Byte scans eight bytes at a time: the run of a JSON string's bytes that need no escape (the
+//! JSON cursor's strings, the log's escaper), and searches in the short words the readers split
+//! (flags at `=`, pointers at `/`). `str::find` with a char sets up a searcher on every call,
+//! and a byte-at-a-time loop costs about four instructions a byte.
 
 const ONES: u64 = u64::MAX / 255;
 const HIGH: u64 = ONES << 7;
+
+/// Flags each byte of `v` equal to `byte` in its high bit (the other bits are noise: mask with
+/// `HIGH`, once for several). Only the lowest flagged byte is exact (a borrow may flag bytes
+/// above it), which is all a scan for the first one needs.
+#[inline]
+fn equal(v: u64, byte: u8) -> u64 {
+    let x = v ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x
+}
+
+/// The bytes that end a run of plain string bytes: control characters, `"` and `\`.
+static STOPS_A_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        table[c] = true;
+        c += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// How many bytes from the start of `hay` a JSON string holds as they are: not a quote, a
+/// backslash or a control character.
+#[inline]
+pub fn plain_run(hay: &[u8]) -> usize {
+    let mut chunks = hay.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
+        // Below 0x20: exact in the lowest byte flagged, as `equal`.
+        let control = v.wrapping_sub(ONES * 0x20) & !v;
+        let stops = (control | equal(v, b'"') | equal(v, b'\\')) & HIGH;
+        if stops != 0 {
+            return run + stops.trailing_zeros() as usize / 8;
+        }
+        run += 8;
+    }
+    let tail = chunks.remainder();
+    run + tail
+        .iter()
+        .position(|&c| STOPS_A_RUN[usize::from(c)])
+        .unwrap_or(tail.len())
+}
 
 /// The index of the first `needle` in `hay`.
 pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
@@ -11,9 +57,7 @@ pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
     let mut at = 0;
     for chunk in &mut chunks {
         let v = u64::from_le_bytes(chunk.try_into().unwrap_or([needle; 8]));
-        let x = v ^ (ONES * u64::from(needle));
-        // The lowest byte flagged is exact: the first zero byte of `x`.
-        let hits = x.wrapping_sub(ONES) & !x & HIGH;
+        let hits = equal(v, needle) & HIGH;
         if hits != 0 {
             return Some(at + hits.trailing_zeros() as usize / 8);
         }

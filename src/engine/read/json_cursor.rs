@@ -10,6 +10,8 @@
 //! accepts a text serde_json refuses, except that, like serde_json's own skipping, it does not
 //! decode the `\u` escapes of strings it skips.
 
+use crate::engine::read::bytes;
+
 /// Not read here: read the text with serde_json.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unsure;
@@ -19,19 +21,6 @@ pub type Read<T> = Result<T, Unsure>;
 /// Levels of nesting within a value skipped or kept whole. serde_json refuses a text nested 128
 /// deep; the quick readers' own levels above such a value are far fewer than the rest.
 const MAX_DEPTH: usize = 64;
-
-/// The bytes that end a run of plain string bytes: control characters, `"` and `\\`.
-static STOPS_A_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        table[c] = true;
-        c += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 pub struct Cursor<'j> {
     text: &'j str,
@@ -131,30 +120,7 @@ impl<'j> Cursor<'j> {
     /// or a control character. Eight bytes at a time (as serde_json's own scan): a pod's
     /// annotations and flags hold long strings.
     fn plain_run(&self) -> usize {
-        const ONES: u64 = u64::MAX / 255;
-        const HIGH: u64 = ONES << 7;
-        let rest = self.bytes().get(self.at..).unwrap_or_default();
-        let mut chunks = rest.chunks_exact(8);
-        let mut run = 0;
-        for chunk in &mut chunks {
-            let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
-            // The lowest byte flagged is exact: below 0x20, or equal to `"` or `\`.
-            let control = v.wrapping_sub(ONES * 0x20) & !v;
-            let quote = v ^ (ONES * u64::from(b'"'));
-            let quote = quote.wrapping_sub(ONES) & !quote;
-            let backslash = v ^ (ONES * u64::from(b'\\'));
-            let backslash = backslash.wrapping_sub(ONES) & !backslash;
-            let stops = (control | quote | backslash) & HIGH;
-            if stops != 0 {
-                return run + stops.trailing_zeros() as usize / 8;
-            }
-            run += 8;
-        }
-        let tail = chunks.remainder();
-        run + tail
-            .iter()
-            .position(|&c| STOPS_A_RUN[usize::from(c)])
-            .unwrap_or(tail.len())
+        bytes::plain_run(self.bytes().get(self.at..).unwrap_or_default())
     }
 
     /// The string value next, borrowed; `Unsure` for anything else, or one with escapes.
