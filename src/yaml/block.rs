@@ -23,6 +23,18 @@ struct Line<'t> {
 
 /// The document `text` if it is a block mapping this reader reads as serde_yaml_ng does.
 pub fn mapping(text: &str) -> Option<Value> {
+    read(text, None)
+}
+
+/// [`mapping`] with only the top-level keys in `keep`: the others are read to the same end
+/// (`None` exactly when [`mapping`] is) but not built. Most of a KubeletConfiguration is fields
+/// the engine never reads, and building them (a `String` and a SipHash insert a key) was half
+/// of a kubelet-config review's answer (issue 14).
+pub fn mapping_keeping(text: &str, keep: &[&str]) -> Option<Value> {
+    read(text, Some(keep))
+}
+
+fn read(text: &str, keep: Option<&[&str]>) -> Option<Value> {
     // Tabs, carriage returns, other control characters and non-ASCII text (libyaml also breaks
     // lines at NEL, LS and PS) are left to the full parser. Checked without stopping early, so
     // that the loop is vectorised.
@@ -33,14 +45,20 @@ pub fn mapping(text: &str) -> Option<Value> {
         return None;
     }
     let mut lines = Vec::with_capacity(text.len() / 16);
-    let mut start = 0;
     let mut opened = false;
-    for (at, b) in text.bytes().chain([b'\n']).enumerate() {
-        if b != b'\n' {
-            continue;
-        }
-        let raw = text.get(start..at)?;
-        start = at + 1;
+    // Lines are short: a plain loop finds their ends in fewer steps than `split`'s searcher.
+    let mut rest = Some(text);
+    while let Some(chunk) = rest {
+        let raw = match chunk.bytes().position(|b| b == b'\n') {
+            Some(end) => {
+                rest = chunk.get(end + 1..);
+                chunk.get(..end)?
+            }
+            None => {
+                rest = None;
+                chunk
+            }
+        };
         let body = raw.trim_start_matches(' ');
         if body.is_empty() || body.starts_with('#') {
             continue;
@@ -62,30 +80,44 @@ pub fn mapping(text: &str) -> Option<Value> {
     if first.indent != 0 || is_entry(first.text) {
         return None;
     }
-    let mut reader = Reader { lines, at: 0 };
+    let mut reader = Reader {
+        lines,
+        at: 0,
+        build: true,
+        keep,
+    };
     let value = reader.mapping(0, 0)?;
     (reader.at == reader.lines.len()).then_some(value)
 }
 
-struct Reader<'t> {
+struct Reader<'t, 'k> {
     lines: Vec<Line<'t>>,
     /// The next line to read.
     at: usize,
+    /// Build what is read; else only read it (a value `Null` stands for it).
+    build: bool,
+    /// The top-level keys to build (`None`: all).
+    keep: Option<&'k [&'k str]>,
 }
 
-impl Reader<'_> {
+impl Reader<'_, '_> {
     /// The block mapping whose keys stand at `indent`, from the next line on.
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
         let depth = deeper(depth)?;
+        let build = self.build;
         // Sized for its keys: growing the map re-hashes every key (SipHash) again.
-        let keys = self
-            .lines
-            .get(self.at..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|line| line.indent >= indent)
-            .filter(|line| line.indent == indent)
-            .count();
+        let keys = match (build, self.keep.filter(|_| depth == 1)) {
+            (false, _) => 0,
+            (true, Some(keep)) => keep.len(),
+            (true, None) => self
+                .lines
+                .get(self.at..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|line| line.indent >= indent)
+                .filter(|line| line.indent == indent)
+                .count(),
+        };
         let mut map = Map::with_capacity(keys);
         while let Some(&line) = self.lines.get(self.at) {
             if line.indent < indent {
@@ -98,11 +130,21 @@ impl Reader<'_> {
             }
             let (key, rest) = key(line.text)?;
             self.at += 1;
-            let value = self.value(indent, rest, depth, true)?;
-            // As serde_json's `Value`: a repeated key takes the first one's place.
-            map.insert(key.to_owned(), value);
+            let kept = build && (depth > 1 || self.keep.is_none_or(|keep| keep.contains(&key)));
+            self.build = kept;
+            let value = self.value(indent, rest, depth, true);
+            self.build = build;
+            let value = value?;
+            if kept {
+                // As serde_json's `Value`: a repeated key takes the first one's place.
+                map.insert(key.to_owned(), value);
+            }
         }
-        Some(Value::Object(map))
+        Some(if build {
+            Value::Object(map)
+        } else {
+            Value::Null
+        })
     }
 
     /// The block sequence whose `-` stand at `indent`, from the next line on.
@@ -134,13 +176,23 @@ impl Reader<'_> {
                     indent: column,
                     text: after,
                 };
-                items.push(self.mapping(column, depth)?);
+                let item = self.mapping(column, depth)?;
+                if self.build {
+                    items.push(item);
+                }
             } else {
                 self.at += 1;
-                items.push(self.value(indent, rest, depth, false)?);
+                let item = self.value(indent, rest, depth, false)?;
+                if self.build {
+                    items.push(item);
+                }
             }
         }
-        Some(Value::Array(items))
+        Some(if self.build {
+            Value::Array(items)
+        } else {
+            Value::Null
+        })
     }
 
     /// The value of a key (`of_key`) or a sequence item at `indent`, whose line goes on with
@@ -162,6 +214,11 @@ impl Reader<'_> {
             return None;
         }
         let value = scalar(text)?;
+        let value = if self.build {
+            value.into_value()
+        } else {
+            Value::Null
+        };
         // A more indented line after a scalar continues it (a multi-line plain scalar) or is an
         // error: not read here.
         if self
@@ -225,18 +282,41 @@ static IN_KEY: [bool; 256] = {
     table
 };
 
+/// A one-line scalar as read, borrowed: a value is built from it only when it is kept.
+enum Scalar<'t> {
+    Null,
+    Bool(bool),
+    Str(&'t str),
+    Unsigned(u64),
+    EmptyMap,
+    EmptyList,
+}
+
+impl Scalar<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Str(s) => Value::String(s.to_owned()),
+            Scalar::Unsigned(n) => Value::Number(Number::from(n)),
+            Scalar::EmptyMap => Value::Object(Map::new()),
+            Scalar::EmptyList => Value::Array(Vec::new()),
+        }
+    }
+}
+
 /// Plain words serde_yaml_ng reads as null or a bool, as their value.
-fn word(s: &str) -> Option<Value> {
+fn word(s: &str) -> Option<Scalar<'static>> {
     match s {
-        "null" | "Null" | "NULL" | "~" => Some(Value::Null),
-        "true" | "True" | "TRUE" => Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => Some(Value::Bool(false)),
+        "null" | "Null" | "NULL" | "~" => Some(Scalar::Null),
+        "true" | "True" | "TRUE" => Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => Some(Scalar::Bool(false)),
         _ => None,
     }
 }
 
 /// A one-line scalar, or `{}` / `[]`, then at most a comment.
-fn scalar(text: &str) -> Option<Value> {
+fn scalar(text: &str) -> Option<Scalar<'_>> {
     match text.as_bytes().first()? {
         q @ (b'"' | b'\'') => {
             let body = text.get(1..)?;
@@ -246,14 +326,14 @@ fn scalar(text: &str) -> Option<Value> {
                 return None;
             }
             ends(after)?;
-            Some(Value::String(content.to_owned()))
+            Some(Scalar::Str(content))
         }
         b'{' | b'[' => {
             let (empty, after) = text.split_at_checked(2)?;
             ends(after)?;
             match empty {
-                "{}" => Some(Value::Object(Map::new())),
-                "[]" => Some(Value::Array(Vec::new())),
+                "{}" => Some(Scalar::EmptyMap),
+                "[]" => Some(Scalar::EmptyList),
                 _ => None,
             }
         }
@@ -268,7 +348,7 @@ fn ends(after: &str) -> Option<()> {
 }
 
 /// A plain scalar up to a comment, resolved as serde_yaml_ng resolves it into a `Value`.
-fn plain(text: &str) -> Option<Value> {
+fn plain(text: &str) -> Option<Scalar<'_>> {
     let bytes = text.as_bytes();
     let mut end = bytes.len();
     for (at, &b) in bytes.iter().enumerate() {
@@ -296,29 +376,31 @@ fn plain(text: &str) -> Option<Value> {
     // A letter or `/` never starts a number serde_yaml_ng reads (`inf` and `nan` parse as f64
     // but are refused as not finite); the rest may be a number.
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
-        return Some(Value::String(s.to_owned()));
+        return Some(Scalar::Str(s));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         // Leading zeros make a string (YAML 1.2); past u64, serde_yaml_ng decides.
         if s.len() > 1 && s.starts_with('0') {
-            return Some(Value::String(s.to_owned()));
+            return Some(Scalar::Str(s));
         }
-        return s
-            .parse::<u64>()
-            .ok()
-            .map(|n| Value::Number(Number::from(n)));
+        return s.parse::<u64>().ok().map(Scalar::Unsigned);
     }
     // Signed, radix-prefixed, float and `.inf`/`.nan` forms are serde_yaml_ng's to resolve; what
     // is left (`10s`, `0.0.0.0`, `100Mi`, `-foo`) is a string.
     let unsigned = s.trim_start_matches(['+', '-']);
+    // A float is digits, signs, `.`, `e` and `_` alone: `10s` and `100Mi` need no parse.
+    let float_like = || {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b'_'))
+    };
     if ["0x", "0o", "0b", "."]
         .iter()
         .any(|p| unsigned.starts_with(p))
-        || s.parse::<f64>().is_ok()
+        || (float_like() && s.parse::<f64>().is_ok())
     {
         return None;
     }
-    Some(Value::String(s.to_owned()))
+    Some(Scalar::Str(s))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The quick block reader returns serde_yaml_ng's `Value`, key order included, or `None`.
 
-use super::mapping;
+use super::{mapping, mapping_keeping};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -70,6 +70,7 @@ fn block_forms_tools_write() {
         "a: 0\nb: 10\nc: 007\nd: 18446744073709551615\n",
         "a: 10s\nb: 1m0s\nc: 0.0.0.0\nd: 100Mi\ne: -foo\nf: 1_000\ng: +\nh: 2001-12-14\n",
         "a: /var/lib/kubelet/pki/kubelet.crt\nb: a#b\nc: a:b\nd: x,y\ne: inf\nf: nan\n",
+        "a: +inf\nb: -nan\nc: +Infinity\nd: -infinity\ne: 1e\nf: 1.5x\ng: 2e10s\n",
         "a: b   \nc:    d\n",
         "a.b/c-d_e: 1\nA1: 2\n",
         "k: 1\nk: 2\nj: 3\n",
@@ -411,9 +412,14 @@ proptest! {
         style in style(),
     ) {
         let text = render(&entries, style);
-        if let Some(v) = mapping(&text) {
+        let whole = mapping(&text);
+        if let Some(v) = &whole {
             prop_assert_eq!(Ok(v.to_string()), serde_reading(&text), "{}", text);
         }
+        // Keeping some top-level keys: read exactly when the whole is, and the whole less the
+        // others.
+        let keep: Vec<&str> = entries.iter().step_by(2).map(|(k, _)| k.as_str()).collect();
+        prop_assert_eq!(mapping_keeping(&text, &keep), whole.map(|v| kept(v, &keep)), "{}", text);
     }
 
     /// Documents of plain words and integers, in every layout, are all read quickly.
@@ -442,8 +448,48 @@ proptest! {
             .iter()
             .map(|(indent, k, sep, v)| format!("{}{k}{sep}{v}\n", " ".repeat(*indent)))
             .collect();
-        if let Some(v) = mapping(&text) {
+        let whole = mapping(&text);
+        if let Some(v) = &whole {
             prop_assert_eq!(Ok(v.to_string()), serde_reading(&text), "{}", text);
         }
+        let keep: Vec<&str> = lines.iter().take(2).map(|(_, k, ..)| k.as_str()).collect();
+        prop_assert_eq!(mapping_keeping(&text, &keep), whole.map(|v| kept(v, &keep)), "{}", text);
     }
+}
+
+/// `value` with only the top-level keys `keep`.
+fn kept(mut value: Value, keep: &[&str]) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    value
+}
+
+#[test]
+fn keeping_some_keys_reads_the_rest_to_the_same_end() {
+    let text = fixture_data("kubelet-config.configmap.json", "kubelet");
+    let keep = ["featureGates", "serverTLSBootstrap", "absent"];
+    let v = mapping_keeping(&text, &keep).unwrap_or_else(|| panic!("not read quickly:\n{text}"));
+    assert_eq!(
+        v.to_string(),
+        r#"{"featureGates":{"RotateKubeletServerCertificate":true},"serverTLSBootstrap":true}"#
+    );
+    // Whatever the whole reading declines, in a key left out or a key kept, so does this one.
+    for bad in [
+        "a: 1\nb:\n  c: [x]\n",
+        "a: 1\nb:\n  - \"e\\n\"\n",
+        "a: 1\nb: x\n   y\n",
+        "a: 1\nb:\n  c: 1\n d: 2\n",
+        "a: 1\nb: 0x10\n",
+        "b: 1\na: &x 1\n",
+    ] {
+        assert_eq!(mapping(bad), None, "{bad}");
+        for keep in [&["a"][..], &["b"][..], &[][..]] {
+            assert_eq!(mapping_keeping(bad, keep), None, "{bad} keeping {keep:?}");
+        }
+    }
+    assert_eq!(
+        mapping_keeping("a: 1\nb:\n  - x\n  - c: 2\n", &[]),
+        Some(Value::Object(serde_json::Map::new()))
+    );
 }

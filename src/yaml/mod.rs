@@ -111,6 +111,21 @@ pub fn mapping(text: &str) -> Result<Value, String> {
     }
 }
 
+/// [`mapping`] with only the top-level keys in `keep` (a document the engine reads a few fields
+/// of): the same `Ok` or `Err` as [`mapping`], with the other keys left out.
+pub fn mapping_keeping(text: &str, keep: &[&str]) -> Result<Value, String> {
+    match block::mapping_keeping(text, keep) {
+        Some(value) => Ok(value),
+        None => {
+            let mut value = one::<Value>(text)?;
+            if let Value::Object(map) = &mut value {
+                map.retain(|key, _| keep.contains(&key.as_str()));
+            }
+            Ok(value)
+        }
+    }
+}
+
 /// One YAML document (a ConfigMap value, a policy file) into `T`.
 pub fn one<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     check_depth(text)?;

@@ -4,7 +4,7 @@
 use crate::engine::read::at::At;
 use crate::engine::read::component::{self, Invocation};
 use crate::engine::read::flags::{Flags, Origin, Token};
-use crate::engine::rules::Component;
+use crate::engine::rules::{CONFIG_BOOTSTRAP, CONFIG_GATES, Component};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -206,7 +206,10 @@ fn kubelet_subject(
 
 /// Parse an embedded YAML document (a ConfigMap value).
 pub fn parse_embedded(text: &str) -> Result<Value, String> {
-    let v = crate::yaml::mapping(text)?;
+    is_mapping(crate::yaml::mapping(text)?)
+}
+
+fn is_mapping(v: Value) -> Result<Value, String> {
     if v.is_object() {
         Ok(v)
     } else {
@@ -214,12 +217,41 @@ pub fn parse_embedded(text: &str) -> Result<Value, String> {
     }
 }
 
+/// The top-level fields of a kubelet-config ConfigMap's KubeletConfiguration that the engine
+/// reads (`checks::kubelet` and `kubeconfig_body`, `remediate::kubelet`); a patch that cannot
+/// edit the text in place re-reads the whole document (`remediate::Plan::finish`).
+const KUBELET_CONFIG_READ: &[&str] = &[
+    "apiVersion",
+    "kind",
+    CONFIG_GATES,
+    CONFIG_BOOTSTRAP,
+    "clusters",
+    "contexts",
+    "users",
+];
+
+/// The top-level fields of a kubeadm-config ConfigMap's ClusterConfiguration that the engine
+/// reads (`kubeadm_subjects`, `remediate::kubeadm`).
+const CLUSTER_CONFIGURATION_READ: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "apiServer",
+    "controllerManager",
+    "certificatesDir",
+];
+
+/// An embedded YAML document with only the top-level fields `keep`: the same `Ok` or `Err` as
+/// [`parse_embedded`].
+fn parse_embedded_keeping(text: &str, keep: &[&str]) -> Result<Value, String> {
+    is_mapping(crate::yaml::mapping_keeping(text, keep)?)
+}
+
 fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
     let name = str_at(obj, "/metadata/name").unwrap_or("");
     if is_kubelet_config_map_name(name)
         && let Some(text) = str_at(obj, "/data/kubelet")
     {
-        let config = parse_embedded(text)
+        let config = parse_embedded_keeping(text, KUBELET_CONFIG_READ)
             .map_err(|e| format!("data.kubelet does not parse as a KubeletConfiguration: {e}"));
         return (
             Target::KubeletConfig,
@@ -233,7 +265,7 @@ fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
     if name == "kubeadm-config"
         && let Some(text) = str_at(obj, "/data/ClusterConfiguration")
     {
-        return match parse_embedded(text) {
+        return match parse_embedded_keeping(text, CLUSTER_CONFIGURATION_READ) {
             Ok(cfg) => (
                 Target::KubeadmConfig,
                 kubeadm_subjects(cfg, Some("/data/ClusterConfiguration".into())),

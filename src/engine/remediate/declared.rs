@@ -51,12 +51,11 @@ impl Pendings {
         self.by_doc.push((doc.clone(), p));
     }
 
-    /// The operations, per document (`None`: the object itself), in order, with the document
-    /// as it was.
-    pub(super) fn finish(self, obj: &Value) -> Vec<(Doc, Value, Vec<PatchOperation>)> {
-        // (document, original, working copy, operations)
-        let mut docs: Vec<(Doc, Value, Value, Vec<PatchOperation>)> = Vec::new();
-        let slot = |docs: &mut Vec<(Doc, Value, Value, Vec<PatchOperation>)>, doc: &Doc| {
+    /// The operations, per document (`None`: the object itself), in order.
+    pub(super) fn finish(self, obj: &Value) -> Vec<(Doc, Vec<PatchOperation>)> {
+        // (document, working copy, operations)
+        let mut docs: Vec<(Doc, Value, Vec<PatchOperation>)> = Vec::new();
+        let slot = |docs: &mut Vec<(Doc, Value, Vec<PatchOperation>)>, doc: &Doc| {
             if let Some(i) = docs.iter().position(|(d, ..)| d == doc) {
                 return Some(i);
             }
@@ -67,14 +66,14 @@ impl Pendings {
                     .and_then(Value::as_str)
                     .and_then(|t| parse_embedded(t).ok())?,
             };
-            docs.push((doc.clone(), base.clone(), base, Vec::new()));
+            docs.push((doc.clone(), base, Vec::new()));
             Some(docs.len() - 1)
         };
         for (doc, p) in self.by_doc {
             let Some(i) = slot(&mut docs, &doc) else {
                 continue;
             };
-            let (_, _, working, ops) = &mut docs[i];
+            let (_, working, ops) = &mut docs[i];
             for op in realise(working, p) {
                 if json_patch::patch(working, std::slice::from_ref(&op)).is_ok() {
                     ops.push(op);
@@ -100,7 +99,7 @@ impl Pendings {
                 .iter()
                 .filter_map(|(_, v)| serde_yaml_ng::to_string(v).ok().map(Value::String))
                 .collect();
-            let (_, _, working, ops) = &mut docs[i];
+            let (_, working, ops) = &mut docs[i];
             let new = match working.get("kubeadmConfigPatches") {
                 Some(Value::Array(_)) => items
                     .into_iter()
@@ -114,9 +113,7 @@ impl Pendings {
                 }
             }
         }
-        docs.into_iter()
-            .map(|(doc, original, _, ops)| (doc, original, ops))
-            .collect()
+        docs.into_iter().map(|(doc, _, ops)| (doc, ops)).collect()
     }
 }
 

@@ -13,7 +13,7 @@ mod volumes;
 
 use crate::engine::policy::Policy;
 use crate::engine::read::at::At;
-use crate::engine::read::subjects::{Settings, Subject};
+use crate::engine::read::subjects::{Settings, Subject, parse_embedded};
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATE, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
 use crate::engine::rules::{Finding, RuleId};
 use json_patch::PatchOperation;
@@ -42,7 +42,8 @@ pub struct Remediation {
 #[derive(Default)]
 pub struct Plan {
     ops: Vec<PatchOperation>,
-    embedded: BTreeMap<String, (Value, Vec<PatchOperation>)>,
+    /// Per embedded document (its pointer), the operations on it.
+    embedded: BTreeMap<String, Vec<PatchOperation>>,
     declared: declared::Pendings,
 }
 
@@ -50,26 +51,24 @@ impl Plan {
     /// Turn the plan into operations on `obj`. Embedded YAML is edited in place as text
     /// (comments kept); where that is impossible it is re-serialised.
     pub fn finish(mut self, obj: &Value, out: &mut Remediation) {
-        for (doc, original, ops) in std::mem::take(&mut self.declared).finish(obj) {
+        for (doc, ops) in std::mem::take(&mut self.declared).finish(obj) {
             match doc {
                 None => self.ops.extend(ops),
-                Some(p) => self
-                    .embedded
-                    .entry(p)
-                    .or_insert_with(|| (original, Vec::new()))
-                    .1
-                    .extend(ops),
+                Some(p) => self.embedded.entry(p).or_default().extend(ops),
             }
         }
         out.patch.extend(self.ops);
-        for (pointer, (inner, ops)) in self.embedded {
+        for (pointer, ops) in self.embedded {
             let Some(text) = obj.at(&pointer).and_then(Value::as_str) else {
                 continue;
             };
             let new_text = match edit_text(text, &ops) {
                 Ok(t) => t,
                 Err(_) => {
-                    let mut v = inner;
+                    // The whole document: a subject may hold only the fields the engine reads.
+                    let Ok(mut v) = parse_embedded(text) else {
+                        continue;
+                    };
                     if json_patch::patch(&mut v, &ops).is_err() {
                         continue;
                     }
@@ -107,12 +106,12 @@ pub fn subject(
             config: Ok(cfg),
         } => {
             let ops = kubelet::config(cfg, &rules, out);
-            stage(plan, embedded.as_deref(), cfg, ops);
+            stage(plan, embedded.as_deref(), ops);
         }
         Settings::KubeletConfig { config: Err(_), .. } => {}
         Settings::Kubeadm(k) => {
             let ops = kubeadm::extra_args(k, &rules, policy, out);
-            stage(plan, k.embedded.as_deref(), &k.config, ops);
+            stage(plan, k.embedded.as_deref(), ops);
         }
         Settings::Declared(d) => declared::subject(obj, d, &rules, policy, &mut plan.declared, out),
     }
@@ -127,18 +126,13 @@ pub(super) fn note_fixed(rule: RuleId, out: &mut Remediation) {
     }
 }
 
-fn stage(plan: &mut Plan, embedded: Option<&str>, cfg: &Value, ops: Vec<PatchOperation>) {
+fn stage(plan: &mut Plan, embedded: Option<&str>, ops: Vec<PatchOperation>) {
     if ops.is_empty() {
         return;
     }
     match embedded {
         None => plan.ops.extend(ops),
-        Some(p) => plan
-            .embedded
-            .entry(p.to_string())
-            .or_insert_with(|| (cfg.clone(), Vec::new()))
-            .1
-            .extend(ops),
+        Some(p) => plan.embedded.entry(p.to_string()).or_default().extend(ops),
     }
 }
 
@@ -195,5 +189,29 @@ mod tests {
         );
         let again = engine::remediate(&patched, &policy, &|_| true).unwrap();
         assert!(again.patch.is_empty(), "{:?}", again.patch);
+    }
+
+    /// The engine holds only the fields it reads of a kubelet-config's document; a patch that
+    /// cannot edit the text in place (here an alias shares the edited mapping) re-serialises the
+    /// whole document, every other field kept.
+    #[test]
+    fn a_re_serialised_kubelet_config_keeps_every_field() {
+        let text = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n\
+            cgroupDriver: systemd\nfeatureGates: &gates\n  SomeGate: true\n\
+            shadow: *gates\nstaticPodPath: /etc/kubernetes/manifests\n";
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
+            "data": {"kubelet": text}});
+        let rem = engine::remediate(&obj, &Policy::default(), &|_| true).unwrap();
+        let mut patched = obj.clone();
+        json_patch::patch(&mut patched, &rem.patch).unwrap();
+        let new_text = patched["data"]["kubelet"].as_str().unwrap();
+        assert!(!new_text.contains('&'), "edited in place:\n{new_text}");
+        let doc: serde_json::Value = serde_yaml_ng::from_str(new_text).unwrap();
+        assert_eq!(doc["featureGates"]["RotateKubeletServerCertificate"], true);
+        assert_eq!(doc["serverTLSBootstrap"], true);
+        assert_eq!(doc["cgroupDriver"], "systemd");
+        assert_eq!(doc["staticPodPath"], "/etc/kubernetes/manifests");
+        assert_eq!(doc["shadow"]["SomeGate"], true);
     }
 }
