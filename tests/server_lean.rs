@@ -162,18 +162,24 @@ async fn an_irrelevant_object_is_answered_without_being_built() {
             assert!(v["response"].get("patch").is_none(), "{v}");
         }
     }
-    // The control: where the engine must read the object, the same nesting is built, and refused.
-    let relevant = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
-        "data": {"kubelet": "kind: KubeletConfiguration\n"}, "extra": blob});
-    let (status, body) = call(app("mode: enforce\n"), "/validate", review(relevant)).await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
-    assert!(String::from_utf8_lossy(&body).contains("recursion limit"));
+    // The control: where the engine must read the object, the same nesting is refused, as the
+    // full parse refuses it, though the members the engine reads are built without it.
+    let relevant = [
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
+            "data": {"kubelet": "kind: KubeletConfiguration\n"}, "extra": blob}),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kube-apiserver-n"},
+            "spec": {"containers": [{"name": "kube-apiserver", "command": ["kube-apiserver"]}],
+                "extra": blob}}),
+    ];
+    for object in relevant {
+        for path in ["/validate", "/mutate"] {
+            let (status, body) = call(app("mode: enforce\n"), path, review(object.clone())).await;
+            let text = String::from_utf8_lossy(&body);
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {text}");
+            assert!(text.contains("recursion limit"), "{path}: {text}");
+        }
+    }
 }
 
 /// A review as the API server writes it (envelope first, then the object), of a 2 MiB object
@@ -338,6 +344,21 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
                 ));
             }
         }
+        // The request names kubelet-config, whatever the object is: the ConfigMap pass must
+        // not prune another kind's object as a ConfigMap.
+        let mut w = v.clone();
+        if let Some(Value::Object(r)) = w.get_mut("request") {
+            r.insert(
+                "kind".into(),
+                json!({"group": "", "version": "v1", "kind": "ConfigMap"}),
+            );
+            r.insert("name".into(), json!("kubelet-config"));
+            r.insert("namespace".into(), json!("kube-system"));
+            variants.push((
+                format!("{name} named as kubelet-config"),
+                w.to_string().into_bytes(),
+            ));
+        }
         // A mirror pod known by its Node owner alone: the pod pass keeps each owner's kind.
         let mut w = v.clone();
         if let Some(Value::Object(a)) = w.pointer_mut("/request/object/metadata/annotations")
@@ -369,6 +390,48 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
             list.insert(0, sidecar(0));
             list.push(sidecar(2));
             variants.push((format!("{name} with sidecars"), w.to_string().into_bytes()));
+        }
+    }
+    // A ConfigMap the engine reads is built with its identity and read keys alone: around them,
+    // other data, metadata the engine never reads, and odd shapes of what it does read.
+    let config_maps = ["kubelet-config", "kubeadm-config"].map(|name| {
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+            "name": name, "namespace": "kube-system", "operation": "UPDATE",
+            "object": {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "kube-system", "labels": {"a": "b"},
+                    "managedFields": [{"manager": "kubeadm", "fieldsV1": {"f:data": {}}}]},
+                "data": {"ClusterStatus": "apiEndpoints: {}\n", "other": "x: 1\n",
+                    "kubelet": "kind: KubeletConfiguration\nserverTLSBootstrap: false\n",
+                    "ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrollerManager: {}\n"},
+                "binaryData": {"blob": "AAAA"}}}})
+    });
+    for (i, v) in config_maps.into_iter().enumerate() {
+        for (field, value) in [
+            ("", Value::Null),
+            ("/request/object/data", json!(["not", "a", "mapping"])),
+            ("/request/object/data/kubelet", json!(7)),
+            ("/request/object/data/ClusterConfiguration", json!({"a": 1})),
+            ("/request/object/metadata/name", json!(["x"])),
+            ("/request/object/metadata/namespace", json!("default")),
+            ("/request/object/kind", json!("Secret")),
+            ("/request/uid", Value::Null),
+        ] {
+            let mut w = v.clone();
+            if let Some(slot) = w.pointer_mut(field).filter(|_| !field.is_empty()) {
+                *slot = value.clone();
+            }
+            // A field after the object, as the first pass does not see it.
+            if field == "/request/uid"
+                && let Some(Value::Object(r)) = w.get_mut("request")
+            {
+                r.shift_remove("uid");
+                r.insert("uid".into(), json!("after"));
+            }
+            variants.push((
+                format!("ConfigMap {i} {field}={value}"),
+                w.to_string().into_bytes(),
+            ));
         }
     }
     bodies.extend(variants);

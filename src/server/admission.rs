@@ -141,6 +141,9 @@ pub enum Built {
     Identity,
     /// A Pod or workload, with only the members the engine reads (linear work, no YAML).
     PodMembers,
+    /// A kubelet-config or kubeadm-config ConfigMap, with only its identity and the keys the
+    /// engine reads (whose YAML is still to parse).
+    ConfigMapMembers,
     /// All of it.
     #[default]
     Whole,

@@ -56,6 +56,11 @@ impl<O> Request<O> {
         };
         (request, self.object)
     }
+
+    /// Does the request name a ConfigMap (the object's own kind is checked once it is read)?
+    pub(super) fn names_config_map(&self) -> bool {
+        self.kind.as_ref().is_some_and(|k| k.kind == "ConfigMap")
+    }
 }
 
 /// What the first pass read.
@@ -78,9 +83,10 @@ pub(super) enum Object<'a> {
     /// request's fields so far are those written before the object; `None`: where the object
     /// starts is not known (its key was written with escapes).
     Component(Option<Rest>),
-    /// Not read: the envelope names an object the engine reads whole (kubelet-config,
-    /// kubeadm-config, a declared source), which the full parse reads again anyway.
-    Whole,
+    /// Not read: the envelope names an object that is not a pod and that the engine reads
+    /// (kubelet-config, kubeadm-config, a declared source), which a later pass reads from the
+    /// object on (`None`: where the object starts is not known).
+    Whole(Option<Rest>),
 }
 
 /// Read `body`; `may_stop`: the reader may stop at `request.object` when the envelope decides.
@@ -283,7 +289,11 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                     let stop = if self.may_stop && e.decides() {
                         Some(Object::NotRead)
                     } else if e.names_whole() {
-                        Some(Object::Whole)
+                        let rest = value_at(self.body, &key).map(|object_at| Rest {
+                            object_at,
+                            seen: e.seen(),
+                        });
+                        Some(Object::Whole(rest))
                     } else {
                         None
                     };

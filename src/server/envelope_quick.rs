@@ -82,13 +82,17 @@ fn read_request<'j>(c: &mut Cursor<'j>) -> Read<(Request<Object<'j>>, bool)> {
                 if object.is_some() {
                     return Err(Unsure);
                 }
-                if e.names_whole() {
-                    return Ok((e.into_request(Object::Whole), false));
-                }
                 // Where the object's value starts, for a pass that picks up there. (A key
                 // written with escapes never gets here: the cursor leaves it to serde.)
                 c.peek()?;
                 let object_at = c.index();
+                if e.names_whole() {
+                    let rest = Rest {
+                        object_at,
+                        seen: e.seen(),
+                    };
+                    return Ok((e.into_request(Object::Whole(Some(rest))), false));
+                }
                 match quick::object(c) {
                     Ok(o) => object = Some(Object::Read(o)),
                     Err(Halt::Component) => {

@@ -35,7 +35,7 @@ fn describe(r: &FirstRead<'_>) -> String {
         Object::Read(o) => format!("read {o:?} relevant={}", o.may_be_relevant()),
         Object::NotRead => "not read".into(),
         Object::Component(rest) => format!("component {rest:?}"),
-        Object::Whole => "whole".into(),
+        Object::Whole(rest) => format!("whole {:?}", rest.map(|r| (r.object_at, r.seen))),
     };
     format!(
         "{} {} uid={:?} kind={:?} sub={:?} name={:?} ns={:?} op={:?} dry={:?} {object}",

@@ -229,7 +229,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     let inline = match built {
         Built::Envelope | Built::Identity => true,
         Built::PodMembers => small,
-        Built::Whole => false,
+        Built::ConfigMapMembers | Built::Whole => false,
     };
     let decided = if inline {
         Ok(answer())

@@ -72,6 +72,19 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
                 });
             }
         }
+        FirstPass::ConfigMap(api_version, before) => {
+            let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
+            let config_map = text.and_then(|text| match before {
+                Some((request, rest)) => config_map_from_object(text, *request, rest),
+                None => config_map_request(text),
+            });
+            if let Some(request) = config_map {
+                return Ok(AdmissionReview {
+                    api_version,
+                    request,
+                });
+            }
+        }
         FirstPass::Full => {}
     }
     parse_review(body)
@@ -85,6 +98,10 @@ enum FirstPass {
     /// A Pod or workload that may run a component: build only what the engine reads; with the
     /// request as read up to its object, when the read stopped inside it, from there.
     Pod(ApiVersion, Option<(Box<AdmissionRequest>, Rest)>),
+    /// A ConfigMap the engine reads (kubelet-config, kubeadm-config): build only its identity
+    /// and the keys it reads; with the request as read up to its object, when the read stopped
+    /// there, from the object on.
+    ConfigMap(ApiVersion, Option<(Box<AdmissionRequest>, Rest)>),
     /// Anything else: the full parse.
     Full,
 }
@@ -123,14 +140,18 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
             });
             return FirstPass::Pod(api_version, before);
         }
-        Object::Whole => return FirstPass::Full,
+        Object::Whole(Some(rest)) if r.names_config_map() => {
+            let rest = *rest;
+            let (request, _) = r.into_request(Built::ConfigMapMembers);
+            return FirstPass::ConfigMap(api_version, Some((Box::new(request), rest)));
+        }
+        Object::Whole(_) => return FirstPass::Full,
     };
     if object.may_be_relevant() {
-        let pod = object.kind().is_some_and(|k| pod_spec_pointer(k).is_some());
-        return if pod {
-            FirstPass::Pod(api_version, None)
-        } else {
-            FirstPass::Full
+        return match object.kind() {
+            Some(k) if pod_spec_pointer(k).is_some() => FirstPass::Pod(api_version, None),
+            Some("ConfigMap") => FirstPass::ConfigMap(api_version, None),
+            _ => FirstPass::Full,
         };
     }
     let (mut request, object) = r.into_request(Built::Identity);
@@ -162,9 +183,10 @@ fn identify(r: &mut AdmissionRequest, o: &LeanObject<'_>) {
     }
 }
 
+/// A review whose object is read by `T` (a pruned reader).
 #[derive(Deserialize)]
-struct PodReview<const PATCH: bool> {
-    request: Request<PodObject<PATCH>>,
+struct PrunedReview<T> {
+    request: Request<T>,
 }
 
 /// A Pod or workload object with only what the engine reads, and with `PATCH` what a patch
@@ -177,10 +199,32 @@ impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
     }
 }
 
+/// A ConfigMap with only what the engine reads (`engine::read::pruned`).
+pub(super) struct ConfigMapObject(Value);
+
+impl<'de> Deserialize<'de> for ConfigMapObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        pruned::config_map_object(d).map(ConfigMapObject)
+    }
+}
+
+/// A ConfigMap's request with only what the engine reads of the object (`None`: take the full
+/// parse). The envelope was checked by [`first_pass`].
+fn config_map_request(body: &str) -> Option<AdmissionRequest> {
+    let r = serde_json::from_str::<PrunedReview<ConfigMapObject>>(body)
+        .ok()?
+        .request;
+    let (mut request, ConfigMapObject(object)) = r.into_request(Built::ConfigMapMembers);
+    request.object = Some(object);
+    Some(request)
+}
+
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
 /// full parse). The envelope was checked by [`first_pass`].
 fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
-    let r = serde_json::from_str::<PodReview<PATCH>>(body).ok()?.request;
+    let r = serde_json::from_str::<PrunedReview<PodObject<PATCH>>>(body)
+        .ok()?
+        .request;
     let (mut request, PodObject(object)) = r.into_request(Built::PodMembers);
     request.object = Some(object);
     Some(request)
@@ -202,8 +246,8 @@ fn pod<const PATCH: bool>(
 /// first pass, so only the object and what follows are read here (`pod_from_object`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct FromObject<const PATCH: bool> {
-    request: RequestFromObject<PATCH>,
+struct FromObject<T> {
+    request: RequestFromObject<T>,
     // Read before `request` by the first pass: here, a duplicate.
     #[serde(default, deserialize_with = "present")]
     api_version: Option<IgnoredAny>,
@@ -214,8 +258,8 @@ struct FromObject<const PATCH: bool> {
 /// The request's object, and its fields written after it (`Some`, `null` included).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestFromObject<const PATCH: bool> {
-    object: PodObject<PATCH>,
+struct RequestFromObject<T> {
+    object: T,
     #[serde(default, deserialize_with = "present")]
     uid: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -260,13 +304,41 @@ fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Optio
 /// the caller takes the full parse, which words the error.
 fn pod_from_object<const PATCH: bool>(
     text: &str,
-    mut request: AdmissionRequest,
+    request: AdmissionRequest,
     rest: Rest,
 ) -> Option<AdmissionRequest> {
     let r = match quick::from_object::<PATCH>(text, rest.object_at) {
         Ok(r) => r,
-        Err(Unsure) => from_object_serde::<PATCH>(text, rest.object_at)?,
+        Err(Unsure) => from_object_serde::<PodObject<PATCH>>(text, rest.object_at)?,
     };
+    resume(request, rest, r, |o| o.0)
+}
+
+/// A kubelet-config or kubeadm-config ConfigMap's request whose first pass stopped at the
+/// object (`Object::Whole`), as [`pod_from_object`] reads a pod's. The object must be the
+/// ConfigMap the envelope named: the pruned read would drop what another kind holds.
+fn config_map_from_object(
+    text: &str,
+    request: AdmissionRequest,
+    rest: Rest,
+) -> Option<AdmissionRequest> {
+    let r = match quick::config_map_from_object(text, rest.object_at) {
+        Ok(r) => r,
+        Err(Unsure) => from_object_serde::<ConfigMapObject>(text, rest.object_at)?,
+    };
+    if r.object.0.get("kind").and_then(Value::as_str) != Some("ConfigMap") {
+        return None;
+    }
+    resume(request, rest, r, |o| o.0)
+}
+
+/// The request read up to the object, with the object and the fields `r` read from it on.
+fn resume<T>(
+    mut request: AdmissionRequest,
+    rest: Rest,
+    r: RequestFromObject<T>,
+    object: impl FnOnce(T) -> Value,
+) -> Option<AdmissionRequest> {
     let seen = |field| rest.seen.has(field);
     after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
     after(&mut request.kind, r.kind, seen(Seen::KIND))?;
@@ -279,22 +351,22 @@ fn pod_from_object<const PATCH: bool>(
     after(&mut request.namespace, r.namespace, seen(Seen::NAMESPACE))?;
     after(&mut request.operation, r.operation, seen(Seen::OPERATION))?;
     after(&mut request.dry_run, r.dry_run, seen(Seen::DRY_RUN))?;
-    request.object = Some(r.object.0);
+    request.object = Some(object(r.object));
     Some(request)
 }
 
 /// What follows the object, read with serde_json: the rest of the body behind a fixed opening,
 /// as one document. `None` where the full parse must decide.
-fn from_object_serde<const PATCH: bool>(
+fn from_object_serde<T: serde::de::DeserializeOwned>(
     text: &str,
     object_at: usize,
-) -> Option<RequestFromObject<PATCH>> {
+) -> Option<RequestFromObject<T>> {
     const OPEN: &str = r#"{"request":{"object":"#;
     let from_object = text.get(object_at..)?;
     let mut doc = String::with_capacity(OPEN.len() + from_object.len());
     doc.push_str(OPEN);
     doc.push_str(from_object);
-    let read = serde_json::from_str::<FromObject<PATCH>>(&doc).ok()?;
+    let read = serde_json::from_str::<FromObject<T>>(&doc).ok()?;
     if read.api_version.is_some() || read.kind.is_some() {
         return None;
     }

@@ -3,20 +3,40 @@
 //! Anything it is not sure of, a member the first pass read coming again included, is
 //! `Unsure`, and the serde reader decides.
 
-use super::{PodObject, RequestFromObject};
+use super::{ConfigMapObject, PodObject, RequestFromObject};
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
 use crate::engine::read::pruned;
 use crate::server::envelope::quick::{gvk, once, owned};
 
-/// Read `text` from `object_at`, where the request's object starts, to its end.
+/// Read `text` from `object_at`, where a pod's object starts, to its end.
 pub(super) fn from_object<const PATCH: bool>(
     text: &str,
     object_at: usize,
-) -> Read<RequestFromObject<PATCH>> {
+) -> Read<RequestFromObject<PodObject<PATCH>>> {
+    read(text, object_at, |c| {
+        pruned::quick::pod_object(c, PATCH).map(PodObject)
+    })
+}
+
+/// Read `text` from `object_at`, where a ConfigMap's object starts, to its end.
+pub(super) fn config_map_from_object(
+    text: &str,
+    object_at: usize,
+) -> Read<RequestFromObject<ConfigMapObject>> {
+    read(text, object_at, |c| {
+        pruned::quick::config_map_object(c).map(ConfigMapObject)
+    })
+}
+
+fn read<'j, T>(
+    text: &'j str,
+    object_at: usize,
+    object: impl FnOnce(&mut Cursor<'j>) -> Read<T>,
+) -> Read<RequestFromObject<T>> {
     let mut c = Cursor::at(text, object_at);
-    let object = pruned::quick::pod_object(&mut c, PATCH)?;
+    let object = object(&mut c)?;
     let mut r = RequestFromObject {
-        object: PodObject(object),
+        object,
         uid: None,
         kind: None,
         sub_resource: None,

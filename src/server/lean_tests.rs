@@ -141,7 +141,7 @@ fn an_escaped_object_key_takes_the_whole_body_pod_pass() {
     assert_eq!(parsed.request.name.as_deref(), Some("kube-apiserver-cp-1"));
 }
 
-fn parts<const PATCH: bool>(r: &RequestFromObject<PATCH>) -> String {
+fn parts<const PATCH: bool>(r: &RequestFromObject<PodObject<PATCH>>) -> String {
     format!(
         "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {}",
         r.uid, r.kind, r.sub_resource, r.name, r.namespace, r.operation, r.dry_run, r.object.0
@@ -168,10 +168,10 @@ fn the_quick_read_from_the_object_reads_what_serde_reads() {
         let (_, rest) = stopped(&text).unwrap_or_else(|| panic!("{what}: no stop"));
         let at = rest.expect("the object's offset").object_at;
         let quick = quick::from_object::<true>(&text, at).expect(what);
-        let serde = from_object_serde::<true>(&text, at).expect(what);
+        let serde = from_object_serde::<PodObject<true>>(&text, at).expect(what);
         assert_eq!(parts(&quick), parts(&serde), "{what}");
         let quick = quick::from_object::<false>(&text, at).expect(what);
-        let serde = from_object_serde::<false>(&text, at).expect(what);
+        let serde = from_object_serde::<PodObject<false>>(&text, at).expect(what);
         assert_eq!(parts(&quick), parts(&serde), "{what}");
     }
     // A member the first pass read, again after the request: left to serde, which refuses it.
@@ -182,5 +182,5 @@ fn the_quick_read_from_the_object_reads_what_serde_reads() {
     let (_, rest) = stopped(&again).expect("stopped");
     let at = rest.expect("offset").object_at;
     assert!(quick::from_object::<true>(&again, at).is_err());
-    assert!(from_object_serde::<true>(&again, at).is_none());
+    assert!(from_object_serde::<PodObject<true>>(&again, at).is_none());
 }

@@ -1,4 +1,4 @@
-//! A Pod or workload built with only the members the engine reads (issue 14).
+//! A Pod, workload or ConfigMap built with only the members the engine reads (issue 14).
 //!
 //! Building a whole pod into a `Value` (probes, resources, env, status, managedFields…) was most
 //! of the time spent on a relevant pod. What `read::subjects`, `read::component`, `checks` and
@@ -86,6 +86,27 @@ const OBJECT: Shape = Members(&[
     ("template", TEMPLATE),
 ]);
 
+/// A ConfigMap the engine may read (kubelet-config, kubeadm-config): its identity and the keys
+/// `subjects::config_map` reads. Its other data (a kubeadm-config also holds
+/// ClusterStatus and more) and its metadata are skipped. A patch replaces only a read key.
+const CONFIG_MAP: Shape = Members(&[
+    ("apiVersion", All),
+    ("kind", All),
+    (
+        "metadata",
+        Members(&[("name", All), ("namespace", All), ("generateName", All)]),
+    ),
+    (
+        "data",
+        Members(&[("kubelet", All), ("ClusterConfiguration", All)]),
+    ),
+]);
+
+/// A ConfigMap with the members the engine reads, for `/validate` and `/mutate` alike.
+pub fn config_map_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Keep(CONFIG_MAP, true).deserialize(d)
+}
+
 /// A Pod or workload object with the members the engine reads; `patch`: also those only a
 /// patch reads (`/mutate`).
 pub fn pod_object<'de, D: Deserializer<'de>>(d: D, patch: bool) -> Result<Value, D::Error> {
@@ -151,7 +172,7 @@ impl<'de> Visitor<'de> for Pruner {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match members.iter().find(|(name, _)| *name == key) {
                 Some((_, Remediation(_))) if !patch => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skipped>()?;
                 }
                 // A repeated key replaces the earlier value, as in serde_json's own `Value`.
                 Some((_, shape)) => {
@@ -159,7 +180,7 @@ impl<'de> Visitor<'de> for Pruner {
                     out.insert(key.into_owned(), value);
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skipped>()?;
                 }
             }
         }
@@ -202,6 +223,58 @@ impl<'de> Visitor<'de> for Pruner {
     }
     fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
+    }
+}
+
+/// A skipped value, read one level at a time through the deserializer, which counts each level
+/// against its nesting limit as when it builds a `Value` (serde's `IgnoredAny` skips any depth
+/// in serde_json): a body the full parse refuses for its nesting is refused here too.
+struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skipped;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<Skipped>()?;
+        }
+        Ok(Skipped)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
+        while seq.next_element::<Skipped>()?.is_some() {}
+        Ok(Skipped)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_unit<E>(self) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+    fn visit_none<E>(self) -> Result<Skipped, E> {
+        Ok(Skipped)
     }
 }
 

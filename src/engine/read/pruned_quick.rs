@@ -5,7 +5,7 @@
 //! and the caller reads the object with serde_json instead.
 
 use super::Shape::{Containers, Items, Members, Remediation};
-use super::{CONTAINER, Keep, OBJECT};
+use super::{CONFIG_MAP, CONTAINER, Keep, OBJECT};
 use crate::engine::read::component;
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
 use serde_json::{Map, Number, Value};
@@ -14,6 +14,11 @@ use serde_json::{Map, Number, Value};
 /// patch reads.
 pub fn pod_object(c: &mut Cursor<'_>, patch: bool) -> Read<Value> {
     keep(c, Keep(OBJECT, patch))
+}
+
+/// A kubelet-config or kubeadm-config ConfigMap with the members the engine reads.
+pub fn config_map_object(c: &mut Cursor<'_>) -> Read<Value> {
+    keep(c, Keep(CONFIG_MAP, true))
 }
 
 fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
