@@ -136,6 +136,50 @@ impl<'j> Cursor<'j> {
         Ok(s)
     }
 
+    /// The string value next, decoded: plain runs copied, one-character escapes decoded as
+    /// serde_json decodes them. `Unsure` at a `\u` escape (serde_json pairs surrogates) or
+    /// anything else amiss, with the cursor anywhere inside the string: the caller rewinds.
+    pub fn decoded_string(&mut self) -> Read<String> {
+        self.eat(b'"')?;
+        let b = self.bytes();
+        let start = self.at;
+        self.at += self.plain_run();
+        let first = self.text.get(start..self.at).ok_or(Unsure)?;
+        // Most strings have no escape: one exact allocation.
+        if b.get(self.at) == Some(&b'"') {
+            self.at += 1;
+            return Ok(first.to_owned());
+        }
+        let mut out = String::with_capacity(first.len() + 64);
+        out.push_str(first);
+        loop {
+            match *b.get(self.at).ok_or(Unsure)? {
+                b'"' => break,
+                b'\\' => {
+                    out.push(match *b.get(self.at + 1).ok_or(Unsure)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        _ => return Err(Unsure),
+                    });
+                    self.at += 2;
+                }
+                // A control character.
+                _ => return Err(Unsure),
+            }
+            let run = self.at;
+            self.at += self.plain_run();
+            out.push_str(self.text.get(run..self.at).ok_or(Unsure)?);
+        }
+        self.at += 1;
+        Ok(out)
+    }
+
     /// Skip the string value next, checking its escapes: has it any?
     fn skip_string(&mut self) -> Read<bool> {
         self.eat(b'"')?;

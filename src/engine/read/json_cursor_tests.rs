@@ -163,3 +163,51 @@ fn it_reads_past_whitespace_of_any_run() {
         }
     }
 }
+
+/// A decoded string is serde_json's, for every one-character escape; a `\u` escape or a raw
+/// control character is left to serde_json.
+#[test]
+fn decoded_strings_are_serde_jsons() {
+    let decoded = |json: &str| {
+        let mut c = Cursor::new(json);
+        c.decoded_string().map(|s| (s, c.index()))
+    };
+    for json in [
+        r#""""#,
+        r#""plain""#,
+        r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
+        r#""\n\n\n""#,
+        r#""kind: KubeletConfiguration\nserverTLSBootstrap: true\n""#,
+        r#""héllo wörld\n✓""#,
+        r#""\"""#,
+    ] {
+        let serde: String = serde_json::from_str(json).expect(json);
+        assert_eq!(decoded(json), Ok((serde, json.len())), "{json}");
+    }
+    for json in [
+        r#""\u0041""#,
+        r#""a\qb""#,
+        "\"a\u{1}b\"",
+        r#""open"#,
+        r#""a\"#,
+    ] {
+        assert_eq!(decoded(json), Err(Unsure), "{json}");
+    }
+}
+
+proptest::proptest! {
+    /// Any text, written as JSON by serde_json: decoded here as serde_json reads it back, or
+    /// left to serde_json (a `\u` escape).
+    #[test]
+    fn any_string_decodes_as_serde_json_reads_it(text in "(?s).{0,40}") {
+        let json = serde_json::to_string(&text).expect("a string serialises");
+        let mut c = Cursor::new(&json);
+        match c.decoded_string() {
+            Ok(s) => {
+                proptest::prop_assert_eq!(s, text);
+                proptest::prop_assert_eq!(c.index(), json.len());
+            }
+            Err(Unsure) => proptest::prop_assert!(json.contains("\\u"), "{}", json),
+        }
+    }
+}

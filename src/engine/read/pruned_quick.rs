@@ -1,8 +1,9 @@
 //! [`pod_object`](super::pod_object) over the quick cursor (`json_cursor`): the same pruned
-//! `Value`, without serde_json's visitor calls for every member skipped. Strings and numbers
-//! that are kept are converted by serde_json itself (an escaped string, a number's text), so
-//! each kept value is the one serde_json builds. What the cursor is not sure of is `Unsure`,
-//! and the caller reads the object with serde_json instead.
+//! `Value`, without serde_json's visitor calls for every member skipped. Kept strings are
+//! decoded by the cursor, or by serde_json where they hold a `\u` escape; kept numbers are
+//! converted by serde_json from their text; so each kept value is the one serde_json builds.
+//! What the cursor is not sure of is `Unsure`, and the caller reads the object with serde_json
+//! instead.
 
 use super::Shape::{Containers, Items, Members, Remediation};
 use super::{CONFIG_MAP, CONTAINER, Keep, OBJECT};
@@ -161,8 +162,15 @@ fn first_word<'j>(c: &mut Cursor<'j>) -> Read<Option<&'j str>> {
     Ok(Some(first))
 }
 
-/// A string value, its escapes decoded by serde_json.
+/// A string value, decoded.
 fn string(c: &mut Cursor<'_>) -> Read<String> {
+    // Most escapes are one character (a kubelet-config's `\n`s): decoded here, in one pass;
+    // serde_json decodes the rest from the string's JSON text.
+    let start = c.index();
+    if let Ok(s) = c.decoded_string() {
+        return Ok(s);
+    }
+    c.rewind(start);
     let (json, escaped) = c.string_json()?;
     if escaped {
         return serde_json::from_str(json).map_err(|_| Unsure);
