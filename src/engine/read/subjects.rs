@@ -320,13 +320,22 @@ fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
 /// extraArgs (map or `{name, value}` list) as `--name=value` tokens.
 fn extra_args_tokens(args: Option<&Value>) -> Vec<Token> {
     let token = |name: &str, value: &Value| {
+        let other;
         let value = match value {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
+            Value::String(s) => s.as_str(),
+            Value::Null => "",
+            v => {
+                other = v.to_string();
+                other.as_str()
+            }
         };
+        // Pushed, not `format!`ted: a control plane has dozens of extraArgs.
+        let mut text = String::with_capacity(name.len() + value.len() + 3);
+        for part in ["--", name, "=", value] {
+            text.push_str(part);
+        }
         Token {
-            text: format!("--{name}={value}"),
+            text,
             origin: Origin::None,
         }
     };
