@@ -359,6 +359,25 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
                 w.to_string().into_bytes(),
             ));
         }
+        // The object says ConfigMap first and its own kind after: the last is its kind.
+        if let Some(object) = v.pointer("/request/object") {
+            let text = object.to_string();
+            let twice = format!("{{\"kind\":\"ConfigMap\",{}", &text[1..]);
+            for request_kind in [
+                json!({"group": "", "version": "v1", "kind": "ConfigMap"}),
+                Value::Null,
+            ] {
+                let mut w = v.clone();
+                w["request"]["object"] = json!("OBJECT");
+                w["request"]["kind"] = request_kind.clone();
+                w["request"]["name"] = json!("kubelet-config");
+                let body = w.to_string().replace("\"OBJECT\"", &twice);
+                variants.push((
+                    format!("{name} kind twice, {request_kind}"),
+                    body.into_bytes(),
+                ));
+            }
+        }
         // A mirror pod known by its Node owner alone: the pod pass keeps each owner's kind.
         let mut w = v.clone();
         if let Some(Value::Object(a)) = w.pointer_mut("/request/object/metadata/annotations")

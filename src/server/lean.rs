@@ -3,13 +3,15 @@
 //!
 //! One borrowed pass (`envelope`; for a small body first its quick cursor, `envelope::quick`)
 //! reads the envelope and the object's few relevant fields (`engine::read::relevance`),
-//! skipping everything else (a ConfigMap's data is scanned, never copied or built). A large body whose envelope already decides (a kind the engine never reads,
-//! a ConfigMap of another name, a DELETE, a subresource) is answered without reading its object
-//! at all. When the object surely holds nothing for the engine, the request carries only the
-//! object's identity (what messages and logs name). In every other case — a relevant or unusual
-//! object, or anything `parse_review` would reject or word differently — the full parse runs as
-//! before, so answers and errors do not change; the engine and the patch always see the object
-//! built from the body exactly as received (DESIGN.md section 3).
+//! skipping everything else (a ConfigMap's data is scanned, never copied or built). A large body
+//! whose envelope already decides (a kind the engine never reads, a ConfigMap of another name, a
+//! DELETE, a subresource) is answered without reading its object at all. When the object surely
+//! holds nothing for the engine, the request carries only the object's identity (what messages
+//! and logs name). A pod, a workload, kubelet-config and kubeadm-config are built with only the
+//! members the engine reads (`engine::read::pruned`). In every other case — a declared source,
+//! an unusual object, or anything `parse_review` would reject or word differently — the full
+//! parse runs as before, so answers and errors do not change; the engine and the patch always
+//! see the object built from the body exactly as received (DESIGN.md section 3).
 
 use super::admission::{
     AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
@@ -216,7 +218,15 @@ fn config_map_request(body: &str) -> Option<AdmissionRequest> {
         .request;
     let (mut request, ConfigMapObject(object)) = r.into_request(Built::ConfigMapMembers);
     request.object = Some(object);
-    Some(request)
+    Some(request).filter(is_config_map)
+}
+
+/// Is the object built a ConfigMap? The envelope named one, or a repeated `kind` may have made
+/// it another kind since the first pass looked: pruned as a ConfigMap, another kind would lose
+/// what the engine reads of it.
+fn is_config_map(request: &AdmissionRequest) -> bool {
+    let kind = request.object.as_ref().and_then(|o| o.get("kind"));
+    kind.and_then(Value::as_str) == Some("ConfigMap")
 }
 
 /// A Pod or workload's request with only what the engine reads of the object (`None`: take the
@@ -326,10 +336,7 @@ fn config_map_from_object(
         Ok(r) => r,
         Err(Unsure) => from_object_serde::<ConfigMapObject>(text, rest.object_at)?,
     };
-    if r.object.0.get("kind").and_then(Value::as_str) != Some("ConfigMap") {
-        return None;
-    }
-    resume(request, rest, r, |o| o.0)
+    resume(request, rest, r, |o| o.0).filter(is_config_map)
 }
 
 /// The request read up to the object, with the object and the fields `r` read from it on.
