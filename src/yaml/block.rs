@@ -405,17 +405,15 @@ fn plain(text: &str) -> Option<Scalar<'_>> {
     }
     // Signed, radix-prefixed, float and `.inf`/`.nan` forms are serde_yaml_ng's to resolve; what
     // is left (`10s`, `0.0.0.0`, `100Mi`, `-foo`) is a string.
-    let unsigned = s.trim_start_matches(['+', '-']);
+    let signs = s.bytes().take_while(|b| matches!(b, b'+' | b'-')).count();
+    let unsigned = s.as_bytes().get(signs..).unwrap_or_default();
+    let radix_or_dot = matches!(unsigned, [b'.', ..] | [b'0', b'x' | b'o' | b'b', ..]);
     // A float is digits, signs, `.`, `e` and `_` alone: `10s` and `100Mi` need no parse.
     let float_like = || {
         s.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b'_'))
     };
-    if ["0x", "0o", "0b", "."]
-        .iter()
-        .any(|p| unsigned.starts_with(p))
-        || (float_like() && s.parse::<f64>().is_ok())
-    {
+    if radix_or_dot || (float_like() && s.parse::<f64>().is_ok()) {
         return None;
     }
     Some(Scalar::Str(s))
