@@ -20,7 +20,7 @@ use super::admission::{
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
 use super::resume::{Rest, Seen};
-use crate::engine::read::json_cursor::Unsure;
+use crate::engine::read::json_cursor::{Read, Unsure};
 use crate::engine::read::pruned;
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
@@ -61,26 +61,14 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
                 request: *request,
             });
         }
-        FirstPass::Pod(api_version, before) => {
+        FirstPass::Pruned(api_version, what, before) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let pod = text.and_then(|text| match endpoint {
-                Endpoint::Validate => pod::<false>(text, before),
-                Endpoint::Mutate => pod::<true>(text, before),
+            let built = text.and_then(|text| match (what, endpoint) {
+                (Prune::Pod, Endpoint::Validate) => pruned::<PodObject<false>>(text, before),
+                (Prune::Pod, Endpoint::Mutate) => pruned::<PodObject<true>>(text, before),
+                (Prune::ConfigMap, _) => pruned::<ConfigMapObject>(text, before),
             });
-            if let Some(request) = pod {
-                return Ok(AdmissionReview {
-                    api_version,
-                    request,
-                });
-            }
-        }
-        FirstPass::ConfigMap(api_version, before) => {
-            let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let config_map = text.and_then(|text| match before {
-                Some((request, rest)) => config_map_from_object(text, *request, rest),
-                None => config_map_request(text),
-            });
-            if let Some(request) = config_map {
+            if let Some(request) = built {
                 return Ok(AdmissionReview {
                     api_version,
                     request,
@@ -97,15 +85,20 @@ enum FirstPass {
     /// The object surely holds nothing for the engine, or was not read: the review, with the
     /// object's identity in the request's own fields.
     NotRelevant(ApiVersion, Box<AdmissionRequest>),
-    /// A Pod or workload that may run a component: build only what the engine reads; with the
-    /// request as read up to its object, when the read stopped inside it, from there.
-    Pod(ApiVersion, Option<(Box<AdmissionRequest>, Rest)>),
-    /// A ConfigMap the engine reads (kubelet-config, kubeadm-config): build only its identity
-    /// and the keys it reads; with the request as read up to its object, when the read stopped
-    /// there, from the object on.
-    ConfigMap(ApiVersion, Option<(Box<AdmissionRequest>, Rest)>),
+    /// An object the engine reads: build only what it reads; with the request as read up to
+    /// its object, when the read stopped at or inside it, from there.
+    Pruned(ApiVersion, Prune, Option<(Box<AdmissionRequest>, Rest)>),
     /// Anything else: the full parse.
     Full,
+}
+
+/// Which pruned reader builds the object.
+#[derive(Clone, Copy)]
+enum Prune {
+    /// A Pod or workload that may run a component.
+    Pod,
+    /// kubelet-config or kubeadm-config: its identity and the keys the engine reads.
+    ConfigMap,
 }
 
 /// Bodies up to this size are checked for UTF-8 once, before any pass; larger ones may be
@@ -140,19 +133,22 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
                 let (request, _) = r.into_request(Built::PodMembers);
                 (Box::new(request), rest)
             });
-            return FirstPass::Pod(api_version, before);
+            return FirstPass::Pruned(api_version, Prune::Pod, before);
         }
         Object::Whole(Some(rest)) if r.names_config_map() => {
             let rest = *rest;
             let (request, _) = r.into_request(Built::ConfigMapMembers);
-            return FirstPass::ConfigMap(api_version, Some((Box::new(request), rest)));
+            let before = Some((Box::new(request), rest));
+            return FirstPass::Pruned(api_version, Prune::ConfigMap, before);
         }
         Object::Whole(_) => return FirstPass::Full,
     };
     if object.may_be_relevant() {
         return match object.kind() {
-            Some(k) if pod_spec_pointer(k).is_some() => FirstPass::Pod(api_version, None),
-            Some("ConfigMap") => FirstPass::ConfigMap(api_version, None),
+            Some(k) if pod_spec_pointer(k).is_some() => {
+                FirstPass::Pruned(api_version, Prune::Pod, None)
+            }
+            Some("ConfigMap") => FirstPass::Pruned(api_version, Prune::ConfigMap, None),
             _ => FirstPass::Full,
         };
     }
@@ -191,8 +187,22 @@ struct PrunedReview<T> {
     request: Request<T>,
 }
 
+/// An object built with only what the engine reads (`engine::read::pruned`), by serde or, from
+/// the object on, by the quick cursor.
+trait Pruned: for<'de> Deserialize<'de> {
+    /// What the request says was built.
+    const BUILT: Built;
+    /// The object and the request's fields after it, over the quick cursor (`lean::quick`).
+    fn quick(text: &str, object_at: usize) -> Read<RequestFromObject<Self>>;
+    fn into_value(self) -> Value;
+    /// May the request be answered with this object? (Else the full parse decides.)
+    fn fits(_object: &Value) -> bool {
+        true
+    }
+}
+
 /// A Pod or workload object with only what the engine reads, and with `PATCH` what a patch
-/// reads too (`engine::read::pruned`).
+/// reads too.
 struct PodObject<const PATCH: bool>(Value);
 
 impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
@@ -201,8 +211,18 @@ impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
     }
 }
 
-/// A ConfigMap with only what the engine reads (`engine::read::pruned`).
-pub(super) struct ConfigMapObject(Value);
+impl<const PATCH: bool> Pruned for PodObject<PATCH> {
+    const BUILT: Built = Built::PodMembers;
+    fn quick(text: &str, object_at: usize) -> Read<RequestFromObject<Self>> {
+        quick::from_object::<PATCH>(text, object_at)
+    }
+    fn into_value(self) -> Value {
+        self.0
+    }
+}
+
+/// A kubelet-config or kubeadm-config ConfigMap with only what the engine reads.
+struct ConfigMapObject(Value);
 
 impl<'de> Deserialize<'de> for ConfigMapObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -210,50 +230,50 @@ impl<'de> Deserialize<'de> for ConfigMapObject {
     }
 }
 
-/// A ConfigMap's request with only what the engine reads of the object (`None`: take the full
-/// parse). The envelope was checked by [`first_pass`].
-fn config_map_request(body: &str) -> Option<AdmissionRequest> {
-    let r = serde_json::from_str::<PrunedReview<ConfigMapObject>>(body)
-        .ok()?
-        .request;
-    let (mut request, ConfigMapObject(object)) = r.into_request(Built::ConfigMapMembers);
-    request.object = Some(object);
-    Some(request).filter(is_config_map)
-}
-
-/// Is the object built a ConfigMap? The envelope named one, or a repeated `kind` may have made
-/// it another kind since the first pass looked: pruned as a ConfigMap, another kind would lose
-/// what the engine reads of it.
-fn is_config_map(request: &AdmissionRequest) -> bool {
-    let kind = request.object.as_ref().and_then(|o| o.get("kind"));
-    kind.and_then(Value::as_str) == Some("ConfigMap")
-}
-
-/// A Pod or workload's request with only what the engine reads of the object (`None`: take the
-/// full parse). The envelope was checked by [`first_pass`].
-fn pod_request<const PATCH: bool>(body: &str) -> Option<AdmissionRequest> {
-    let r = serde_json::from_str::<PrunedReview<PodObject<PATCH>>>(body)
-        .ok()?
-        .request;
-    let (mut request, PodObject(object)) = r.into_request(Built::PodMembers);
-    request.object = Some(object);
-    Some(request)
-}
-
-/// A pod's request with what the engine reads (and with `PATCH` what a patch reads) of its
-/// object: from the object on when the first pass stopped inside it, else from the whole body.
-fn pod<const PATCH: bool>(
-    text: &str,
-    before: Option<(Box<AdmissionRequest>, Rest)>,
-) -> Option<AdmissionRequest> {
-    match before {
-        Some((request, rest)) => pod_from_object::<PATCH>(text, *request, rest),
-        None => pod_request::<PATCH>(text),
+impl Pruned for ConfigMapObject {
+    const BUILT: Built = Built::ConfigMapMembers;
+    fn quick(text: &str, object_at: usize) -> Read<RequestFromObject<Self>> {
+        quick::config_map_from_object(text, object_at)
+    }
+    fn into_value(self) -> Value {
+        self.0
+    }
+    /// The envelope named a ConfigMap, or a repeated `kind` may have made the object another
+    /// kind since the first pass looked: pruned as a ConfigMap, another kind would lose what
+    /// the engine reads of it.
+    fn fits(object: &Value) -> bool {
+        object.get("kind").and_then(Value::as_str) == Some("ConfigMap")
     }
 }
 
+/// The request with what `T` builds of its object: from the object on when the first pass
+/// stopped at or inside it, else from the whole body (`None`: take the full parse, which
+/// words the error; the envelope was checked by [`first_pass`]).
+fn pruned<T: Pruned>(
+    text: &str,
+    before: Option<(Box<AdmissionRequest>, Rest)>,
+) -> Option<AdmissionRequest> {
+    let request = match before {
+        Some((request, rest)) => from_object::<T>(text, *request, rest)?,
+        None => whole_body::<T>(text)?,
+    };
+    request
+        .object
+        .as_ref()
+        .is_some_and(T::fits)
+        .then_some(request)
+}
+
+/// The whole body read with serde, the object by `T`.
+fn whole_body<T: Pruned>(body: &str) -> Option<AdmissionRequest> {
+    let r = serde_json::from_str::<PrunedReview<T>>(body).ok()?.request;
+    let (mut request, object) = r.into_request(T::BUILT);
+    request.object = Some(object.into_value());
+    Some(request)
+}
+
 /// A body as read from its object on: the request's fields before the object were read by the
-/// first pass, so only the object and what follows are read here (`pod_from_object`).
+/// first pass, so only the object and what follows are read here (`from_object`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FromObject<T> {
@@ -306,46 +326,21 @@ fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Optio
     }
 }
 
-/// A Pod or workload's request whose first pass stopped inside the object (`Object::Component`):
-/// the envelope before the object is not read again (its many small members cost as much as
-/// the object's kept ones). The object and what follows it are read with the quick cursor
-/// (`quick`), or, where it is not sure, with serde_json as one document that opens at the
-/// object; a field written both before and after it, or anything else amiss, is `None`, and
-/// the caller takes the full parse, which words the error.
-fn pod_from_object<const PATCH: bool>(
+/// A request whose first pass stopped at the object (`Object::Whole`) or inside it
+/// (`Object::Component`): the envelope before the object is not read again (its many small
+/// members cost as much as the object's kept ones). The object and what follows it are read
+/// with the quick cursor (`quick`), or, where it is not sure, with serde_json as one document
+/// that opens at the object; a field written both before and after it, or anything else amiss,
+/// is `None`, and the caller takes the full parse, which words the error.
+fn from_object<T: Pruned>(
     text: &str,
-    request: AdmissionRequest,
-    rest: Rest,
-) -> Option<AdmissionRequest> {
-    let r = match quick::from_object::<PATCH>(text, rest.object_at) {
-        Ok(r) => r,
-        Err(Unsure) => from_object_serde::<PodObject<PATCH>>(text, rest.object_at)?,
-    };
-    resume(request, rest, r, |o| o.0)
-}
-
-/// A kubelet-config or kubeadm-config ConfigMap's request whose first pass stopped at the
-/// object (`Object::Whole`), as [`pod_from_object`] reads a pod's. The object must be the
-/// ConfigMap the envelope named: the pruned read would drop what another kind holds.
-fn config_map_from_object(
-    text: &str,
-    request: AdmissionRequest,
-    rest: Rest,
-) -> Option<AdmissionRequest> {
-    let r = match quick::config_map_from_object(text, rest.object_at) {
-        Ok(r) => r,
-        Err(Unsure) => from_object_serde::<ConfigMapObject>(text, rest.object_at)?,
-    };
-    resume(request, rest, r, |o| o.0).filter(is_config_map)
-}
-
-/// The request read up to the object, with the object and the fields `r` read from it on.
-fn resume<T>(
     mut request: AdmissionRequest,
     rest: Rest,
-    r: RequestFromObject<T>,
-    object: impl FnOnce(T) -> Value,
 ) -> Option<AdmissionRequest> {
+    let r = match T::quick(text, rest.object_at) {
+        Ok(r) => r,
+        Err(Unsure) => from_object_serde::<T>(text, rest.object_at)?,
+    };
     let seen = |field| rest.seen.has(field);
     after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
     after(&mut request.kind, r.kind, seen(Seen::KIND))?;
@@ -358,7 +353,7 @@ fn resume<T>(
     after(&mut request.namespace, r.namespace, seen(Seen::NAMESPACE))?;
     after(&mut request.operation, r.operation, seen(Seen::OPERATION))?;
     after(&mut request.dry_run, r.dry_run, seen(Seen::DRY_RUN))?;
-    request.object = Some(object(r.object));
+    request.object = Some(r.object.into_value());
     Some(request)
 }
 

@@ -1,4 +1,4 @@
-//! The pod pass from the object on (`pod_from_object`) over the quick cursor: the pruned object
+//! The pruned pass from the object on (`from_object`) over the quick cursor: the pruned object
 //! (`pruned::quick`) and the request's fields written after it, as serde reads `FromObject`.
 //! Anything it is not sure of, a member the first pass read coming again included, is
 //! `Unsure`, and the serde reader decides.

@@ -1,5 +1,5 @@
 //! The pod pass that picks up where the first pass stopped, inside the object
-//! (`pod_from_object`): it must give the request the whole-body pod pass gives, and refuse
+//! (`from_object`): it must give the request the whole-body pod pass gives, and refuse
 //! (for the full parse to word the error) whatever that one, or the full parse, refuses.
 
 use super::*;
@@ -59,7 +59,7 @@ fn moved(members: &[(String, String)], key: &str, front: bool) -> Vec<(String, S
 
 fn from_object(text: &str) -> Option<AdmissionRequest> {
     let (request, rest) = stopped(text)?;
-    pod_from_object::<true>(text, request, rest?)
+    super::from_object::<PodObject<true>>(text, request, rest?)
 }
 
 /// The comparable parts of a request.
@@ -83,7 +83,7 @@ fn it_reads_what_the_whole_body_pod_pass_reads() {
         ("name after the object", body(&name_after, ":")),
     ] {
         let rest = from_object(&text).unwrap_or_else(|| panic!("{what}: not read from the object"));
-        let whole = pod_request::<true>(&text).expect("the whole-body pod pass");
+        let whole = whole_body::<PodObject<true>>(&text).expect("the whole-body pod pass");
         assert_eq!(summary(&rest), summary(&whole), "{what}");
         let full = parse_review(text.as_bytes())
             .expect("the full parse")
