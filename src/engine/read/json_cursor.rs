@@ -156,17 +156,7 @@ impl<'j> Cursor<'j> {
             match *b.get(self.at).ok_or(Unsure)? {
                 b'"' => break,
                 b'\\' => {
-                    out.push(match *b.get(self.at + 1).ok_or(Unsure)? {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        _ => return Err(Unsure),
-                    });
+                    out.push(short_escape(*b.get(self.at + 1).ok_or(Unsure)?).ok_or(Unsure)?);
                     self.at += 2;
                 }
                 // A control character.
@@ -193,7 +183,7 @@ impl<'j> Cursor<'j> {
                     escaped = true;
                     self.at += 1;
                     match *b.get(self.at).ok_or(Unsure)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 1,
+                        c if short_escape(c).is_some() => self.at += 1,
                         b'u' => {
                             let hex = b.get(self.at + 1..self.at + 5).ok_or(Unsure)?;
                             if !hex.iter().all(u8::is_ascii_hexdigit) {
@@ -381,6 +371,21 @@ impl<'j> Cursor<'j> {
             Ok(_) => Err(Unsure),
         }
     }
+}
+
+/// The character a one-character escape (`\n`, `\"`…) stands for, after its backslash.
+fn short_escape(b: u8) -> Option<char> {
+    Some(match b {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
 }
 
 /// One level deeper than `depth`, within the nesting a skipped or kept-whole value may have.
