@@ -54,7 +54,7 @@ where
         super::stamp::write_now(&mut w)?;
         w.write_str("\",\"level\":\"")?;
         w.write_str(meta.level().as_str())?;
-        w.write_char('"')?;
+        w.write_str("\"")?;
         let mut fields = Fields {
             w: &mut w,
             result: Ok(()),
@@ -77,9 +77,10 @@ impl Fields<'_, '_> {
     fn entry(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
         if self.result.is_ok() {
             self.result = (|| {
-                self.w.write_char(',')?;
-                string(self.w, field.name())?;
-                self.w.write_char(':')?;
+                // Whole pieces rather than characters: a dozen fields per line.
+                self.w.write_str(",\"")?;
+                Escaped(&mut *self.w).write_str(field.name())?;
+                self.w.write_str("\":")?;
                 value(self.w)
             })();
         }
@@ -89,9 +90,9 @@ impl Fields<'_, '_> {
 impl Visit for Fields<'_, '_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.entry(field, |w| {
-            w.write_char('"')?;
-            write!(Escaped(w), "{value:?}")?;
-            w.write_char('"')
+            w.write_str("\"")?;
+            write!(Escaped(&mut *w), "{value:?}")?;
+            w.write_str("\"")
         });
     }
 
@@ -120,9 +121,9 @@ impl Visit for Fields<'_, '_> {
 }
 
 fn string(w: &mut Writer<'_>, s: &str) -> fmt::Result {
-    w.write_char('"')?;
-    Escaped(w).write_str(s)?;
-    w.write_char('"')
+    w.write_str("\"")?;
+    Escaped(&mut *w).write_str(s)?;
+    w.write_str("\"")
 }
 
 /// Escapes what passes through as serde_json escapes a string's contents.
