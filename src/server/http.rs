@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,29 +79,41 @@ fn is_json(req: &Request) -> Result<(), String> {
     }
 }
 
-/// What the log line and metrics say about a request, taken before the decision runs (a
-/// timed-out decision keeps the request).
-struct Summary {
-    uid: String,
-    kind: String,
+/// What the log line and metrics say about a request. Borrowed from the request when it is
+/// decided inline; copied before it goes to the pool, because a timed-out decision keeps it.
+struct Summary<'r> {
+    uid: Cow<'r, str>,
+    kind: Cow<'r, str>,
     kind_label: &'static str,
-    namespace: String,
-    name: String,
-    operation: String,
+    namespace: Cow<'r, str>,
+    name: Cow<'r, str>,
+    operation: Cow<'r, str>,
     /// `None`: answered from the envelope, `dryRun` not read.
     dry_run: Option<bool>,
 }
 
-impl Summary {
-    fn of(r: &admission::AdmissionRequest) -> Summary {
+impl<'r> Summary<'r> {
+    fn of(r: &'r admission::AdmissionRequest) -> Summary<'r> {
         Summary {
-            uid: r.uid().to_string(),
-            kind: r.kind().to_string(),
+            uid: Cow::Borrowed(r.uid()),
+            kind: Cow::Borrowed(r.kind()),
             kind_label: kind_label(r.kind()),
-            namespace: r.namespace().to_string(),
-            name: r.name().to_string(),
-            operation: r.operation().to_string(),
+            namespace: Cow::Borrowed(r.namespace()),
+            name: Cow::Borrowed(r.name()),
+            operation: Cow::Borrowed(r.operation()),
             dry_run: r.dry_run_read(),
+        }
+    }
+
+    fn into_owned(self) -> Summary<'static> {
+        Summary {
+            uid: Cow::Owned(self.uid.into_owned()),
+            kind: Cow::Owned(self.kind.into_owned()),
+            kind_label: self.kind_label,
+            namespace: Cow::Owned(self.namespace.into_owned()),
+            name: Cow::Owned(self.name.into_owned()),
+            operation: Cow::Owned(self.operation.into_owned()),
+            dry_run: self.dry_run,
         }
     }
 
@@ -215,26 +228,30 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         Err(e) => return internal_error(endpoint, s, "parsing the request failed", &e),
     };
     let api_version = review.api_version;
-    let built = review.request.built;
-    let who = Summary::of(&review.request);
-    let policy = s.policy.clone();
-    let answer = move || {
-        let outcome = decide(endpoint, &review.request, &policy);
-        let bytes = admission::render(api_version, review.request.uid(), &outcome.response);
+    let answer = move |request: &admission::AdmissionRequest, policy: &Policy| {
+        let outcome = decide(endpoint, request, policy);
+        let bytes = admission::render(api_version, request.uid(), &outcome.response);
         (outcome, bytes)
     };
     // An object that was not built needs no evaluation, and a small pod's takes microseconds
     // (JSON only, linear): both are answered inline, saving two thread hand-offs. Whatever may
     // parse YAML or is large goes to the bounded pool with its deadline.
-    let inline = match built {
+    let inline = match review.request.built {
         Built::Envelope | Built::Identity => true,
         Built::PodMembers => small,
         Built::ConfigMapMembers | Built::Whole => false,
     };
-    let decided = if inline {
-        Ok(answer())
+    let (who, decided) = if inline {
+        let decided = answer(&review.request, &s.policy);
+        (Summary::of(&review.request), Ok(decided))
     } else {
-        s.pool.run_from(received, answer).await
+        let who = Summary::of(&review.request).into_owned();
+        let policy = s.policy.clone();
+        let decided = s
+            .pool
+            .run_from(received, move || answer(&review.request, &policy))
+            .await;
+        (who, decided)
     };
     let (outcome, bytes) = match decided {
         Ok((outcome, bytes)) => (Some(outcome), bytes),
@@ -249,10 +266,10 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
             let response = pool::timeout_response(&s.policy, endpoint, &who.object(), deadline);
             tracing::warn!(
                 endpoint = endpoint.as_str(),
-                uid = who.uid.as_str(),
-                kind = who.kind.as_str(),
-                namespace = who.namespace.as_str(),
-                name = who.name.as_str(),
+                uid = &*who.uid,
+                kind = &*who.kind,
+                namespace = &*who.namespace,
+                name = &*who.name,
                 timeout_s = deadline.as_secs_f64(),
                 allowed = response.allowed,
                 "admission decision timed out; answered per failure policy"
@@ -296,11 +313,11 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         .collect();
     tracing::info!(
         endpoint = endpoint.as_str(),
-        uid = who.uid.as_str(),
-        kind = who.kind.as_str(),
-        namespace = who.namespace.as_str(),
-        name = who.name.as_str(),
-        operation = who.operation.as_str(),
+        uid = &*who.uid,
+        kind = &*who.kind,
+        namespace = &*who.namespace,
+        name = &*who.name,
+        operation = &*who.operation,
         dry_run = who.dry_run,
         mirror = outcome.as_ref().is_some_and(|o| o.mirror),
         failed_rules = failed.join(",").as_str(),
