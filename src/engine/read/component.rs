@@ -137,7 +137,8 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
     let mut words = command.into_iter().chain(args).flatten().map(word);
     let (first, second) = (words.next(), words.next());
     let argv = || {
-        let mut argv: Vec<Token> = Vec::new();
+        let len = command.map_or(0, Vec::len) + args.map_or(0, Vec::len);
+        let mut argv: Vec<Token> = Vec::with_capacity(len);
         for (list, items) in [(List::Command, command), (List::Args, args)] {
             for (index, item) in items.into_iter().flatten().enumerate() {
                 argv.push(Token {
