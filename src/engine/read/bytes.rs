@@ -51,6 +51,30 @@ pub fn plain_run(hay: &[u8]) -> usize {
         .unwrap_or(tail.len())
 }
 
+/// Where the run of plain string bytes that starts at `at` ends: the index of the first stop
+/// (see [`plain_run`]) at or after `at`, or `hay.len()`. Indexes the whole text rather than a
+/// slice of it: the JSON cursor calls it for each of some two hundred strings a review holds,
+/// most of them a word or two long, so the set-up counts.
+#[inline]
+pub fn plain_end(hay: &[u8], mut at: usize) -> usize {
+    while let Some(chunk) = hay.get(at..at.wrapping_add(8)) {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
+        let control = v.wrapping_sub(ONES * 0x20) & !v;
+        let stops = (control | equal(v, b'"') | equal(v, b'\\')) & HIGH;
+        if stops != 0 {
+            return at + stops.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    while let Some(&c) = hay.get(at) {
+        if STOPS_A_RUN[usize::from(c)] {
+            return at;
+        }
+        at += 1;
+    }
+    hay.len()
+}
+
 /// The index of the first `needle` in `hay`.
 pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
     let mut chunks = hay.chunks_exact(8);
@@ -116,6 +140,36 @@ mod tests {
         }
         assert!(!contains(b"", b"a"));
         assert!(contains(b"aaab", b"aab"));
+    }
+
+    #[test]
+    fn plain_end_stops_where_a_byte_loop_stops() {
+        let stops: Vec<u8> = (0..0x20).chain([b'"', b'\\']).collect();
+        for len in 0..40 {
+            for stop_at in 0..=len {
+                for &stop in &stops {
+                    for other in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff] {
+                        let mut hay = vec![other; len];
+                        if stop_at < len {
+                            hay[stop_at] = stop;
+                        }
+                        for from in 0..=len + 1 {
+                            let want = (from..len)
+                                .find(|&i| STOPS_A_RUN[usize::from(hay[i])])
+                                .unwrap_or(len);
+                            assert_eq!(
+                                plain_end(&hay, from),
+                                want,
+                                "len {len} stop {stop:#x} at {stop_at} other {other:#x} from {from}"
+                            );
+                            if from <= len {
+                                assert_eq!(plain_run(&hay[from..]), want - from);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

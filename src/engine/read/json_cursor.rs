@@ -116,18 +116,18 @@ impl<'j> Cursor<'j> {
         Ok(())
     }
 
-    /// How many bytes from here on need no second look in a string: not a quote, a backslash
-    /// or a control character. Eight bytes at a time (as serde_json's own scan): a pod's
-    /// annotations and flags hold long strings.
-    fn plain_run(&self) -> usize {
-        bytes::plain_run(self.bytes().get(self.at..).unwrap_or_default())
+    /// Where the bytes from here on that need no second look in a string end: the first quote,
+    /// backslash or control character. Eight bytes at a time (as serde_json's own scan): a
+    /// pod's annotations and flags hold long strings.
+    fn plain_end(&self) -> usize {
+        bytes::plain_end(self.bytes(), self.at)
     }
 
     /// The string value next, borrowed; `Unsure` for anything else, or one with escapes.
     pub fn string(&mut self) -> Read<&'j str> {
         self.eat(b'"')?;
         let start = self.at;
-        self.at += self.plain_run();
+        self.at = self.plain_end();
         if self.bytes().get(self.at) != Some(&b'"') {
             return Err(Unsure);
         }
@@ -143,7 +143,7 @@ impl<'j> Cursor<'j> {
         self.eat(b'"')?;
         let b = self.bytes();
         let start = self.at;
-        self.at += self.plain_run();
+        self.at = self.plain_end();
         let first = self.text.get(start..self.at).ok_or(Unsure)?;
         // Most strings have no escape: one exact allocation.
         if b.get(self.at) == Some(&b'"') {
@@ -163,7 +163,7 @@ impl<'j> Cursor<'j> {
                 _ => return Err(Unsure),
             }
             let run = self.at;
-            self.at += self.plain_run();
+            self.at = self.plain_end();
             out.push_str(self.text.get(run..self.at).ok_or(Unsure)?);
         }
         self.at += 1;
@@ -176,7 +176,7 @@ impl<'j> Cursor<'j> {
         let b = self.bytes();
         let mut escaped = false;
         loop {
-            self.at += self.plain_run();
+            self.at = self.plain_end();
             match *b.get(self.at).ok_or(Unsure)? {
                 b'"' => break,
                 b'\\' => {
