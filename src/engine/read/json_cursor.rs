@@ -298,7 +298,7 @@ impl<'j> Cursor<'j> {
                 loop {
                     self.skip_string()?;
                     self.eat(b':')?;
-                    self.skip_at(depth)?;
+                    self.skip_item(depth)?;
                     match self.peek()? {
                         b',' => self.at += 1,
                         b'}' => {
@@ -315,7 +315,7 @@ impl<'j> Cursor<'j> {
                     return Ok(());
                 }
                 loop {
-                    self.skip_at(depth)?;
+                    self.skip_item(depth)?;
                     if !self.next_item()? {
                         return Ok(());
                     }
@@ -326,6 +326,15 @@ impl<'j> Cursor<'j> {
             b'n' => self.literal("null"),
             _ => self.number(),
         }
+    }
+
+    /// A member's value or a list's item: a string (most of them) is skipped without a call.
+    #[inline(always)]
+    fn skip_item(&mut self, depth: usize) -> Read<()> {
+        if self.peek()? == b'"' {
+            return self.skip_string().map(drop);
+        }
+        self.skip_at(depth)
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
