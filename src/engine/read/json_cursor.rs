@@ -281,8 +281,9 @@ impl<'j> Cursor<'j> {
     }
 
     /// Skip the value next, whatever it is, checking it is JSON.
+    #[inline(always)]
     pub fn skip(&mut self) -> Read<()> {
-        self.skip_at(0)
+        self.skip_item(0)
     }
 
     fn skip_at(&mut self, depth: usize) -> Read<()> {
