@@ -32,23 +32,7 @@ static STOPS_A_RUN: [bool; 256] = {
 /// backslash or a control character.
 #[inline]
 pub fn plain_run(hay: &[u8]) -> usize {
-    let mut chunks = hay.chunks_exact(8);
-    let mut run = 0;
-    for chunk in &mut chunks {
-        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
-        // Below 0x20: exact in the lowest byte flagged, as `equal`.
-        let control = v.wrapping_sub(ONES * 0x20) & !v;
-        let stops = (control | equal(v, b'"') | equal(v, b'\\')) & HIGH;
-        if stops != 0 {
-            return run + stops.trailing_zeros() as usize / 8;
-        }
-        run += 8;
-    }
-    let tail = chunks.remainder();
-    run + tail
-        .iter()
-        .position(|&c| STOPS_A_RUN[usize::from(c)])
-        .unwrap_or(tail.len())
+    plain_end(hay, 0)
 }
 
 /// Where the run of plain string bytes that starts at `at` ends: the index of the first stop
@@ -59,6 +43,7 @@ pub fn plain_run(hay: &[u8]) -> usize {
 pub fn plain_end(hay: &[u8], mut at: usize) -> usize {
     while let Some(chunk) = hay.get(at..at.wrapping_add(8)) {
         let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
+        // Below 0x20: exact in the lowest byte flagged, as `equal`.
         let control = v.wrapping_sub(ONES * 0x20) & !v;
         let stops = (control | equal(v, b'"') | equal(v, b'\\')) & HIGH;
         if stops != 0 {
