@@ -286,9 +286,10 @@ impl<'j> Cursor<'j> {
         self.skip_item(0)
     }
 
+    /// The value next when it is not a string: [`skip_item`](Self::skip_item) takes strings
+    /// in place, so the only caller is that one (a `"` here is `Unsure`, as a number).
     fn skip_at(&mut self, depth: usize) -> Read<()> {
         match self.peek()? {
-            b'"' => self.skip_string().map(drop),
             b'{' => {
                 let depth = deeper(depth)?;
                 self.at += 1;
