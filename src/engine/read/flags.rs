@@ -2,7 +2,7 @@
 //! and `--feature-gates`, which accumulates across occurrences (last value per gate wins).
 
 use crate::engine::read::bytes;
-use crate::engine::rules::GATES_FLAG;
+use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -66,6 +66,26 @@ pub struct Flags {
     pub occurrences: Vec<Occurrence>,
     /// Index of the `--` token that ends the flags, if any.
     pub terminator: Option<usize>,
+    /// The last occurrence of each [`AUDITED`] flag, found while parsing.
+    last_audited: [Option<usize>; AUDITED],
+}
+
+/// How many flags [`audited`] knows.
+const AUDITED: usize = 6;
+
+/// The slot of a flag the rules look up several times per subject: its last occurrence is
+/// kept by [`Flags::parse`], where a lookup scanned every occurrence (a kube-apiserver has
+/// thirty-odd), some 250 instructions each.
+fn audited(name: &str) -> Option<usize> {
+    match name {
+        CERT_FLAG => Some(0),
+        KEY_FLAG => Some(1),
+        CA_FLAG => Some(2),
+        ROTATE_FLAG => Some(3),
+        GATES_FLAG => Some(4),
+        "config" => Some(5),
+        _ => None,
+    }
 }
 
 /// Flags that never take the next word as their value (pflag `NoOptDefVal`).
@@ -133,6 +153,7 @@ impl Flags {
     pub fn parse(tokens: Vec<Token>) -> Flags {
         let mut occurrences = Vec::with_capacity(tokens.len());
         let mut terminator = None;
+        let mut last_audited = [None; AUDITED];
         let mut i = 0;
         while i < tokens.len() {
             let text = tokens[i].text.as_str();
@@ -169,6 +190,9 @@ impl Flags {
                     i += 1;
                 }
             }
+            if let Some(slot) = audited(name).and_then(|n| last_audited.get_mut(n)) {
+                *slot = Some(occurrences.len());
+            }
             occurrences.push(occ);
             i += 1;
         }
@@ -176,6 +200,7 @@ impl Flags {
             tokens,
             occurrences,
             terminator,
+            last_audited,
         }
     }
 
@@ -200,6 +225,9 @@ impl Flags {
 
     /// Index of the occurrence that takes effect (the last one) of `name`.
     pub fn last_index(&self, name: &str) -> Option<usize> {
+        if let Some(slot) = audited(name).and_then(|n| self.last_audited.get(n)) {
+            return *slot;
+        }
         // The lengths first: most names differ in length, and that needs no slicing.
         self.occurrences
             .iter()
@@ -304,80 +332,5 @@ impl Gates {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn toks(words: &[&str]) -> Vec<Token> {
-        words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Token {
-                text: w.to_string(),
-                origin: Origin::Item {
-                    list: List::Command,
-                    index: i,
-                },
-            })
-            .collect()
-    }
-
-    #[test]
-    fn forms_and_repeats() {
-        let f = Flags::parse(toks(&[
-            "--kubelet-client-key",
-            "/k",
-            "--kubelet-certificate-authority=/ca",
-            "--profiling",
-            "--kubelet-client-certificate=/c",
-            "--kubelet-certificate-authority=",
-        ]));
-        assert_eq!(f.value("kubelet-client-key"), Some("/k"));
-        assert_eq!(f.value("kubelet-client-certificate"), Some("/c"));
-        assert_eq!(f.value("kubelet-certificate-authority"), None);
-        assert_eq!(f.bool_value("profiling"), Some(Ok(true)));
-        assert_eq!(f.last_flag_token(), Some(5));
-    }
-
-    #[test]
-    fn value_flag_takes_dashed_word_and_terminator_stops() {
-        let f = Flags::parse(toks(&["--config", "-", "--", "--kubelet-client-key=/k"]));
-        assert_eq!(f.last("config").and_then(|o| f.value_of(o)), Some("-"));
-        assert_eq!(f.terminator, Some(2));
-        assert_eq!(f.value("kubelet-client-key"), None);
-    }
-
-    #[test]
-    fn gates_accumulate_and_trim() {
-        let f = Flags::parse(toks(&[
-            "--feature-gates=A=true, RotateKubeletServerCertificate = false",
-            "--feature-gates",
-            "B=1,RotateKubeletServerCertificate=T",
-            "--feature-gates=C=yes,D",
-        ]));
-        let g = f.feature_gates();
-        assert_eq!(g.get("A").map(|g| g.value.clone()), Some(Ok(true)));
-        assert_eq!(g.get("B").map(|g| g.value.clone()), Some(Ok(true)));
-        let r = g.get("RotateKubeletServerCertificate").unwrap();
-        assert_eq!(r.value, Ok(true));
-        assert_eq!(r.occurrence, 1);
-        assert_eq!(
-            &"B=1,RotateKubeletServerCertificate=T"[r.span.clone()],
-            "RotateKubeletServerCertificate=T"
-        );
-        assert_eq!(g.get("C").map(|g| g.value.clone()), Some(Err("yes".into())));
-        assert_eq!(g.malformed, vec!["D".to_string()]);
-    }
-
-    #[test]
-    fn go_parse_bool() {
-        for t in ["1", "t", "T", "TRUE", "true", "True", " true "] {
-            assert_eq!(parse_bool(t), Some(true), "{t}");
-        }
-        for f in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(parse_bool(f), Some(false), "{f}");
-        }
-        for bad in ["yes", "on", "tRuE", ""] {
-            assert_eq!(parse_bool(bad), None, "{bad}");
-        }
-    }
-}
+#[path = "flags_tests.rs"]
+mod tests;
