@@ -2,6 +2,7 @@
 //! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
 
 use crate::engine::read::at::At;
+use crate::engine::read::bytes;
 use crate::engine::read::flags::{Flags, List, Origin, Token};
 use crate::engine::read::shell;
 use crate::engine::rules::Component;
@@ -58,10 +59,20 @@ fn is_hyperkube(word: &str) -> bool {
     basename(word) == "hyperkube"
 }
 
-/// Does `s` contain `kube`? A plain scan: the strings are short, and `str::contains` sets up
-/// a substring searcher on every call, which costs more than the scan.
+/// Does `s` contain `kube`? Its `k`s are found eight bytes at a time (`bytes::find`), and
+/// only there are the next three bytes compared: most images and words hold no `k`, and a
+/// comparison at every byte cost four instructions a byte. `str::contains` sets up a
+/// substring searcher on every call, which costs more than these short strings.
 pub fn names_kube(s: &str) -> bool {
-    s.as_bytes().windows(4).any(|w| w == b"kube")
+    let b = s.as_bytes();
+    let mut at = 0;
+    while let Some(k) = b.get(at..).and_then(|rest| bytes::find(rest, b'k')) {
+        if b.get(at + k..at + k + 4) == Some(b"kube") {
+            return true;
+        }
+        at += k + 1;
+    }
+    false
 }
 
 /// `registry.k8s.io/kube-apiserver-amd64:v1.34.2@sha256:…` → kube-apiserver.

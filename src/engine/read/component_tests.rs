@@ -210,3 +210,19 @@ mod may_run {
         }
     }
 }
+
+proptest::proptest! {
+    /// `names_kube` finds `kube` wherever a comparison at every byte finds it: texts of pieces
+    /// that make `k`s, partial matches (`kub`, `kkube`) and matches across the eight-byte
+    /// chunks common, multi-byte characters included.
+    #[test]
+    fn names_kube_is_a_substring_test(
+        pieces in proptest::collection::vec(
+            proptest::sample::select(&["k", "ku", "kub", "ube", "be", "x", "é", "/", "-"][..]),
+            0..24,
+        ),
+    ) {
+        let s = pieces.concat();
+        proptest::prop_assert_eq!(names_kube(&s), s.as_bytes().windows(4).any(|w| w == b"kube"), "{}", s);
+    }
+}
