@@ -120,15 +120,14 @@ fn validate(req: &AdmissionRequest, v: &Verdict<'_>) -> Outcome {
         allowed: true,
         ..Default::default()
     };
-    let mut denied: Vec<&Finding> = Vec::new();
+    // Each denied finding's text, made once for its audit annotation and the message.
+    let mut denied: Vec<String> = Vec::new();
     let mut would_deny = false;
     for j in v.violations() {
         let f = j.finding;
+        let deny = j.blocks && j.mode == Mode::Enforce;
         let tag = match (j.blocks, j.mode) {
-            (true, Mode::Enforce) => {
-                denied.push(f);
-                ""
-            }
+            (true, Mode::Enforce) => "",
             (true, _) => {
                 would_deny = true;
                 "[dry-run] would deny: "
@@ -139,18 +138,21 @@ fn validate(req: &AdmissionRequest, v: &Verdict<'_>) -> Outcome {
         if !tag.is_empty() {
             finding_warning(&mut r.warnings, tag, f);
         }
+        let text = finding_text(f);
         annotate(
             &mut r.audit_annotations,
             f.rule.as_str(),
-            &format!("{} ({}): {}", f.status, j.mode.as_str(), finding_text(f)),
+            &format!("{} ({}): {text}", f.status, j.mode.as_str()),
         );
+        if deny {
+            denied.push(text);
+        }
     }
     if v.mirror && v.violations().next().is_some() {
         mirror_note(&mut r, req);
     }
     report_errors(&mut r, &errors(v));
     let decision = if !denied.is_empty() {
-        let reasons: Vec<String> = denied.iter().map(|f| finding_text(f)).collect();
         r.allowed = false;
         r.status = Some(HttpStatus {
             status: "Failure",
@@ -159,7 +161,7 @@ fn validate(req: &AdmissionRequest, v: &Verdict<'_>) -> Outcome {
             message: format!(
                 "kubelet-tls-guard denied {}: {}",
                 object_ref(req),
-                reasons.join("; ")
+                denied.join("; ")
             ),
         });
         Decision::Denied

@@ -7,7 +7,6 @@ use crate::engine::rules::Finding;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// Every warning starts with this, so `kubectl` users know who speaks.
 pub const WARNING_PREFIX: &str = "kubelet-tls-guard: ";
@@ -89,16 +88,31 @@ pub(super) fn annotate(map: &mut BTreeMap<String, String>, key: &str, value: &st
 
 /// "[rule] message (CIS ids): add the fix", without repeating what the engine's message says.
 pub fn finding_text(f: &Finding) -> String {
-    let mut text = format!("[{}] {}", f.rule, f.message);
+    // Pieces pushed into one exact allocation: a denial makes this text for every finding it
+    // names, and `format!` went through the formatting machinery for each piece.
+    let rule = f.rule.as_str();
     let controls = f.rule.short_controls();
     let has = |part: &str| bytes::contains(f.message.as_bytes(), part.as_bytes());
-    if !has(controls) {
-        let _ = write!(text, " ({controls})");
+    let controls = (!has(controls)).then_some(controls);
+    let fix = f
+        .remediation
+        .as_deref()
+        .filter(|r| !r.is_empty() && !has(r));
+    let len = rule.len() + f.message.len() + 3;
+    let len = len + controls.map_or(0, |c| c.len() + 3) + fix.map_or(0, |r| r.len() + 6);
+    let mut text = String::with_capacity(len);
+    text.push('[');
+    text.push_str(rule);
+    text.push_str("] ");
+    text.push_str(&f.message);
+    if let Some(controls) = controls {
+        text.push_str(" (");
+        text.push_str(controls);
+        text.push(')');
     }
-    if let Some(fix) = f.remediation.as_deref().filter(|r| !r.is_empty())
-        && !has(fix)
-    {
-        let _ = write!(text, ": add {fix}");
+    if let Some(fix) = fix {
+        text.push_str(": add ");
+        text.push_str(fix);
     }
     text
 }
@@ -127,11 +141,16 @@ pub(super) fn object_ref(req: &AdmissionRequest) -> String {
         "" => "object",
         k => k,
     };
-    if ns.is_empty() {
-        format!("{kind} {name}")
-    } else {
-        format!("{kind} {ns}/{name}")
+    // `{kind} {ns}/{name}`, or `{kind} {name}`: pushed, not formatted (see `finding_text`).
+    let mut text = String::with_capacity(kind.len() + ns.len() + name.len() + 2);
+    text.push_str(kind);
+    text.push(' ');
+    if !ns.is_empty() {
+        text.push_str(ns);
+        text.push('/');
     }
+    text.push_str(name);
+    text
 }
 
 pub(super) fn report_errors(r: &mut Response, errors: &[&Finding]) {
@@ -290,5 +309,22 @@ mod tests {
             warn(&mut out, text.clone());
             assert_eq!(out, [got]);
         }
+    }
+
+    #[test]
+    fn object_ref_names_kind_namespace_and_name() {
+        let req = |kind: &str, ns: Option<&str>, name: &str| AdmissionRequest {
+            kind: Some(crate::server::admission::GroupVersionKind { kind: kind.into() }),
+            namespace: ns.map(str::to_string),
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            object_ref(&req("Pod", Some("kube-system"), "kube-apiserver-cp-1")),
+            "Pod kube-system/kube-apiserver-cp-1"
+        );
+        assert_eq!(object_ref(&req("Node", None, "cp-1")), "Node cp-1");
+        assert_eq!(object_ref(&req("", Some(""), "x")), "object x");
+        assert_eq!(object_ref(&req("Pod", Some("ns"), "")), "Pod ns/");
     }
 }
