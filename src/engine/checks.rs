@@ -2,6 +2,7 @@
 //! settings and the profile; messages say what holds and the exact setting to add.
 
 use crate::engine::policy::{Policy, Profile};
+use crate::engine::read::at::At;
 use crate::engine::read::flags::{Flags, Gates};
 use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
 use crate::engine::rules::{
@@ -60,7 +61,8 @@ pub fn evaluate(subject: &Subject, policy: &Policy) -> Vec<Finding> {
 
 /// A KubeletConfiguration whose body is really a kubeconfig is a mistake worth naming.
 fn kubeconfig_body(cfg: &Value) -> Option<String> {
-    let has = |k: &str| cfg.get(k).is_some();
+    // Scanned, not hashed: a KubeletConfiguration built for the engine has a few members.
+    let has = |k: &str| cfg.member(k).is_some();
     (has("clusters") || has("contexts") || has("users")).then(|| {
         "declares kind KubeletConfiguration but the body is a kubeconfig (clusters/contexts/users): the kubelet cannot load it".to_string()
     })
@@ -234,12 +236,14 @@ pub fn kubelet(
     let rule = RuleId::KubeletRotateServerCert;
     let ctl = rule.short_controls();
     let flag_gate = flags.map(|f| f.feature_gates()).map(|g| gate_state(&g));
-    let config_gate = config.map(|c| match c.get(CONFIG_GATES).and_then(|g| g.get(GATE)) {
-        Some(Value::Bool(true)) => GateState::True,
-        Some(Value::Bool(false)) => GateState::False,
-        Some(other) => GateState::Invalid(other.to_string()),
-        None => GateState::Absent,
-    });
+    let config_gate = config.map(
+        |c| match c.member(CONFIG_GATES).and_then(|g| g.member(GATE)) {
+            Some(Value::Bool(true)) => GateState::True,
+            Some(Value::Bool(false)) => GateState::False,
+            Some(other) => GateState::Invalid(other.to_string()),
+            None => GateState::Absent,
+        },
+    );
     let (state, source) = match (flag_gate, config_gate) {
         (Some(GateState::Absent), Some(c)) | (None, Some(c)) => (c, CONFIG_GATES),
         (Some(f), _) => (f, "--feature-gates"),
@@ -291,7 +295,7 @@ pub fn kubelet(
     // serverTLSBootstrap, or the deprecated --rotate-server-certificates flag.
     let rule = RuleId::KubeletServerTlsBootstrap;
     let flag = flags.and_then(|f| f.bool_value(ROTATE_FLAG));
-    let from_config = config.map(|c| c.get(CONFIG_BOOTSTRAP));
+    let from_config = config.map(|c| c.member(CONFIG_BOOTSTRAP));
     let bootstrap_on = matches!(
         (&flag, &from_config),
         (Some(Ok(true)), _) | (None, Some(Some(Value::Bool(true))))

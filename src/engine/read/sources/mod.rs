@@ -10,6 +10,7 @@ mod kamaji;
 mod kind;
 mod talos;
 
+use crate::engine::read::at::At;
 use crate::engine::read::flags::{Flags, Origin, Token};
 use crate::engine::read::subjects::{Settings, Subject, Target};
 use crate::engine::rules::Component;
@@ -148,8 +149,13 @@ pub(crate) fn subject(component: Component, location: String, d: Declared) -> Su
 
 /// Recognise a declared source from its content; `None` when `obj` is none of them.
 pub fn extract(obj: &Value) -> Option<(Target, Vec<Subject>)> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    // Every object the engine reads comes here first: its few members are scanned, not
+    // hashed (`At::member`).
+    let kind = obj.member("kind").and_then(Value::as_str).unwrap_or("");
+    let api = obj
+        .member("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let group = api.split('/').next().unwrap_or("");
     let target = |name: &str| Target::Declared {
         source: name.to_string(),
