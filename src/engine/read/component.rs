@@ -59,20 +59,11 @@ fn is_hyperkube(word: &str) -> bool {
     basename(word) == "hyperkube"
 }
 
-/// Does `s` contain `kube`? Its `k`s are found eight bytes at a time (`bytes::find`), and
-/// only there are the next three bytes compared: most images and words hold no `k`, and a
-/// comparison at every byte cost four instructions a byte. `str::contains` sets up a
-/// substring searcher on every call, which costs more than these short strings.
+/// Does `s` contain `kube`? `bytes::contains` finds its `k`s eight bytes at a time and
+/// compares only there: most images and words hold no `k`, and a comparison at every byte
+/// cost four instructions a byte.
 pub fn names_kube(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut at = 0;
-    while let Some(k) = b.get(at..).and_then(|rest| bytes::find(rest, b'k')) {
-        if b.get(at + k..at + k + 4) == Some(b"kube") {
-            return true;
-        }
-        at += k + 1;
-    }
-    false
+    bytes::contains(s.as_bytes(), b"kube")
 }
 
 /// `registry.k8s.io/kube-apiserver-amd64:v1.34.2@sha256:…` → kube-apiserver.
