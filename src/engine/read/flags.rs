@@ -59,7 +59,8 @@ pub struct Occurrence {
     inline: Option<usize>,
 }
 
-/// The flags of one component invocation.
+/// The flags of one component invocation, as [`Flags::parse`] made them: read them, do not
+/// change them (`last_audited` is derived from the occurrences).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flags {
     pub tokens: Vec<Token>,
