@@ -97,11 +97,13 @@ pub fn apiserver(flags: &Flags, loc: &str, policy: &Policy, kubeadm: bool) -> Ve
         let how = if kubeadm && flags.last(CERT_FLAG).is_none() && flags.last(KEY_FLAG).is_none() {
             "kubeadm generates --kubelet-client-certificate and --kubelet-client-key".to_string()
         } else {
-            format!(
-                "kube-apiserver authenticates to kubelets with --kubelet-client-certificate={} and --kubelet-client-key={}",
+            [
+                "kube-apiserver authenticates to kubelets with --kubelet-client-certificate=",
                 flags.value(CERT_FLAG).unwrap_or("(kubeadm default)"),
-                flags.value(KEY_FLAG).unwrap_or("(kubeadm default)")
-            )
+                " and --kubelet-client-key=",
+                flags.value(KEY_FLAG).unwrap_or("(kubeadm default)"),
+            ]
+            .concat()
         };
         out.push(finding(rule, loc, Status::Pass, how, None));
     } else {
@@ -130,7 +132,11 @@ pub fn apiserver(flags: &Flags, loc: &str, policy: &Policy, kubeadm: bool) -> Ve
             rule,
             loc,
             Status::Pass,
-            format!("kube-apiserver verifies kubelet serving certificates against {ca}"),
+            [
+                "kube-apiserver verifies kubelet serving certificates against ",
+                ca,
+            ]
+            .concat(),
             None,
         )),
         None => {
@@ -250,13 +256,13 @@ pub fn kubelet(
         (None, None) => (GateState::Absent, CONFIG_GATES),
     };
     let fix = if source == CONFIG_GATES {
-        format!("featureGates: {{{GATE}: true}}")
+        CONFIG_GATE_FIX
     } else {
-        format!("--feature-gates={GATE}=true")
+        FLAG_GATE_FIX
     };
     let undecided = config.is_none() && matches!(state, GateState::Absent);
     let gate_off = matches!(state, GateState::False);
-    let gate_fix = fix.clone();
+    let gate_fix = fix;
     let (status, message) = match state {
         _ if undecided => (
             Status::Skip,
@@ -266,7 +272,7 @@ pub fn kubelet(
         ),
         GateState::True => (
             Status::Pass,
-            format!("kubelet sets {GATE}=true in {source}{caveat}"),
+            ["kubelet sets ", GATE, "=true in ", source, caveat].concat(),
         ),
         GateState::False => (
             short,
@@ -289,7 +295,7 @@ pub fn kubelet(
             format!("kubelet lacks {GATE}=true in {source} ({ctl}){caveat}: add {fix}"),
         ),
     };
-    let remediation = status.is_violation().then_some(fix);
+    let remediation = status.is_violation().then(|| fix.to_string());
     out.push(finding(rule, loc, status, message, remediation));
 
     // serverTLSBootstrap, or the deprecated --rotate-server-certificates flag.
@@ -322,7 +328,7 @@ pub fn kubelet(
         ),
         (None, Some(Some(Value::Bool(true)))) => (
             Status::Pass,
-            format!("kubelet sets serverTLSBootstrap: true{caveat}"),
+            ["kubelet sets serverTLSBootstrap: true", caveat].concat(),
             None,
         ),
         (None, Some(v)) => {
@@ -349,10 +355,15 @@ pub fn kubelet(
     };
     out.push(finding(rule, loc, status, message, fix));
     if bootstrap_on && gate_off {
-        mark_invalid(&mut out, &gate_fix);
+        mark_invalid(&mut out, gate_fix);
     }
     out
 }
+
+/// The gate's fix in a KubeletConfiguration, and on the command line: constant texts (a kubelet
+/// rule's pass message and fix went through `format!` for every kubelet-config review).
+const CONFIG_GATE_FIX: &str = "featureGates: {RotateKubeletServerCertificate: true}";
+const FLAG_GATE_FIX: &str = "--feature-gates=RotateKubeletServerCertificate=true";
 
 /// The kubelet refuses a configuration that turns serving-certificate rotation on with the gate
 /// explicitly off.
@@ -370,5 +381,93 @@ pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
         // Keep what was found: it says where each of the two settings comes from.
         f.message = format!("{INVALID_BOOTSTRAP}: set {fix} ({})", f.message);
         f.remediation = Some(fix.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(out: &[Finding]) -> Vec<(&str, Option<&str>)> {
+        out.iter()
+            .map(|f| (f.message.as_str(), f.remediation.as_deref()))
+            .collect()
+    }
+
+    fn flags(words: &[&str]) -> Flags {
+        use crate::engine::read::flags::{Origin, Token};
+        let token = |w: &&str| Token {
+            text: w.to_string(),
+            origin: Origin::None,
+        };
+        Flags::parse(words.iter().map(token).collect())
+    }
+
+    /// The pass messages and fixes written from pieces, as they read.
+    #[test]
+    fn pass_messages_and_fixes_read_as_written() {
+        let policy = Policy::default();
+        let f = flags(&[
+            "--kubelet-client-certificate=/c",
+            "--kubelet-client-key=/k",
+            "--kubelet-certificate-authority=/ca",
+        ]);
+        assert_eq!(
+            messages(&apiserver(&f, "l", &policy, false)),
+            [
+                (
+                    "kube-apiserver authenticates to kubelets with --kubelet-client-certificate=/c and --kubelet-client-key=/k",
+                    None
+                ),
+                (
+                    "kube-apiserver verifies kubelet serving certificates against /ca",
+                    None
+                ),
+            ]
+        );
+        let on = serde_json::json!({"featureGates": {GATE: true}, "serverTLSBootstrap": true});
+        assert_eq!(
+            messages(&kubelet(Some(&on), None, "l", &policy)),
+            [
+                (
+                    "kubelet sets RotateKubeletServerCertificate=true in featureGates (unless a kubelet flag overrides this file)",
+                    None
+                ),
+                (
+                    "kubelet sets serverTLSBootstrap: true (unless a kubelet flag overrides this file)",
+                    None
+                ),
+            ]
+        );
+        let f = flags(&["--feature-gates=RotateKubeletServerCertificate=true"]);
+        let out = kubelet(None, Some(&f), "l", &policy);
+        assert_eq!(
+            messages(&out).first(),
+            Some(&(
+                "kubelet sets RotateKubeletServerCertificate=true in --feature-gates",
+                None
+            ))
+        );
+        // Off in the file, with the bootstrap on: the kubelet refuses it, and the fix is the
+        // file's.
+        let off = serde_json::json!({"featureGates": {GATE: false}, "serverTLSBootstrap": true});
+        let out = kubelet(Some(&off), None, "l", &policy);
+        assert!(
+            out.iter()
+                .all(|f| f.remediation.as_deref() == Some(CONFIG_GATE_FIX))
+        );
+        let f = flags(&["--feature-gates=RotateKubeletServerCertificate=false"]);
+        let out = kubelet(None, Some(&f), "l", &policy);
+        assert_eq!(
+            out.first().and_then(|f| f.remediation.as_deref()),
+            Some(FLAG_GATE_FIX)
+        );
+    }
+
+    /// The gate's fixes are written out as constants: they must name the gate as `GATE` does.
+    #[test]
+    fn gate_fixes_name_the_gate() {
+        assert_eq!(CONFIG_GATE_FIX, format!("featureGates: {{{GATE}: true}}"));
+        assert_eq!(FLAG_GATE_FIX, format!("--feature-gates={GATE}=true"));
     }
 }
