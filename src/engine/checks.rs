@@ -185,12 +185,17 @@ pub(crate) fn gate_state(gates: &Gates) -> GateState {
 /// kube-controller-manager: `--feature-gates` has RotateKubeletServerCertificate=true (CIS 1.3.6).
 pub fn controller_manager(flags: &Flags, loc: &str, policy: &Policy) -> Vec<Finding> {
     let rule = RuleId::ControllerManagerRotateKubeletServerCert;
-    let add = format!("--feature-gates={GATE}=true");
+    let add = FLAG_GATE_FIX;
     let ctl = rule.short_controls();
     let (status, message) = match gate_state(&flags.feature_gates()) {
         GateState::True => (
             Status::Pass,
-            format!("kube-controller-manager sets --feature-gates {GATE}=true"),
+            [
+                "kube-controller-manager sets --feature-gates ",
+                GATE,
+                "=true",
+            ]
+            .concat(),
         ),
         GateState::False => (
             Status::Fail,
@@ -217,7 +222,7 @@ pub fn controller_manager(flags: &Flags, loc: &str, policy: &Policy) -> Vec<Find
             ),
         ),
     };
-    let remediation = (status == Status::Fail).then_some(add);
+    let remediation = (status == Status::Fail).then(|| add.to_string());
     vec![finding(rule, loc, status, message, remediation)]
 }
 
@@ -385,89 +390,5 @@ pub(crate) fn mark_invalid(out: &mut [Finding], fix: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn messages(out: &[Finding]) -> Vec<(&str, Option<&str>)> {
-        out.iter()
-            .map(|f| (f.message.as_str(), f.remediation.as_deref()))
-            .collect()
-    }
-
-    fn flags(words: &[&str]) -> Flags {
-        use crate::engine::read::flags::{Origin, Token};
-        let token = |w: &&str| Token {
-            text: w.to_string(),
-            origin: Origin::None,
-        };
-        Flags::parse(words.iter().map(token).collect())
-    }
-
-    /// The pass messages and fixes written from pieces, as they read.
-    #[test]
-    fn pass_messages_and_fixes_read_as_written() {
-        let policy = Policy::default();
-        let f = flags(&[
-            "--kubelet-client-certificate=/c",
-            "--kubelet-client-key=/k",
-            "--kubelet-certificate-authority=/ca",
-        ]);
-        assert_eq!(
-            messages(&apiserver(&f, "l", &policy, false)),
-            [
-                (
-                    "kube-apiserver authenticates to kubelets with --kubelet-client-certificate=/c and --kubelet-client-key=/k",
-                    None
-                ),
-                (
-                    "kube-apiserver verifies kubelet serving certificates against /ca",
-                    None
-                ),
-            ]
-        );
-        let on = serde_json::json!({"featureGates": {GATE: true}, "serverTLSBootstrap": true});
-        assert_eq!(
-            messages(&kubelet(Some(&on), None, "l", &policy)),
-            [
-                (
-                    "kubelet sets RotateKubeletServerCertificate=true in featureGates (unless a kubelet flag overrides this file)",
-                    None
-                ),
-                (
-                    "kubelet sets serverTLSBootstrap: true (unless a kubelet flag overrides this file)",
-                    None
-                ),
-            ]
-        );
-        let f = flags(&["--feature-gates=RotateKubeletServerCertificate=true"]);
-        let out = kubelet(None, Some(&f), "l", &policy);
-        assert_eq!(
-            messages(&out).first(),
-            Some(&(
-                "kubelet sets RotateKubeletServerCertificate=true in --feature-gates",
-                None
-            ))
-        );
-        // Off in the file, with the bootstrap on: the kubelet refuses it, and the fix is the
-        // file's.
-        let off = serde_json::json!({"featureGates": {GATE: false}, "serverTLSBootstrap": true});
-        let out = kubelet(Some(&off), None, "l", &policy);
-        assert!(
-            out.iter()
-                .all(|f| f.remediation.as_deref() == Some(CONFIG_GATE_FIX))
-        );
-        let f = flags(&["--feature-gates=RotateKubeletServerCertificate=false"]);
-        let out = kubelet(None, Some(&f), "l", &policy);
-        assert_eq!(
-            out.first().and_then(|f| f.remediation.as_deref()),
-            Some(FLAG_GATE_FIX)
-        );
-    }
-
-    /// The gate's fixes are written out as constants: they must name the gate as `GATE` does.
-    #[test]
-    fn gate_fixes_name_the_gate() {
-        assert_eq!(CONFIG_GATE_FIX, format!("featureGates: {{{GATE}: true}}"));
-        assert_eq!(FLAG_GATE_FIX, format!("--feature-gates={GATE}=true"));
-    }
-}
+#[path = "checks_tests.rs"]
+mod tests;

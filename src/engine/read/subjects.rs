@@ -312,11 +312,12 @@ fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
     ]
     .into_iter()
     .map(|(component, section)| {
-        let args = config.get(section).and_then(|s| s.get("extraArgs"));
+        // A ClusterConfiguration's few members: compared, not hashed (`At::member`).
+        let args = config.member(section).and_then(|s| s.member("extraArgs"));
         let flags = Flags::parse(extra_args_tokens(args));
         Subject {
             component,
-            location: format!("{prefix}{section}.extraArgs"),
+            location: [prefix, section, ".extraArgs"].concat(),
             settings: Settings::Kubeadm(KubeadmArgs {
                 embedded: embedded.clone(),
                 config: Arc::clone(&config),
