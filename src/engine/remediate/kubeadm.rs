@@ -6,6 +6,7 @@ use super::ops::{add, esc, replace};
 use super::volumes::{covered, kubeadm_mounts};
 use super::{Remediation, note_fixed, wanted_flags};
 use crate::engine::policy::Policy;
+use crate::engine::read::at::At;
 use crate::engine::read::subjects::KubeadmArgs;
 use crate::engine::rules::{CERT_FLAG, GATES_FLAG, KEY_FLAG, RuleId};
 use json_patch::PatchOperation;
@@ -23,7 +24,7 @@ pub(super) fn extra_args(
         let wanted = wanted_flags(*rule, policy);
         let dir = k
             .config
-            .get("certificatesDir")
+            .member("certificatesDir")
             .and_then(Value::as_str)
             .unwrap_or("/etc/kubernetes/pki");
         if let Some((_, outside)) = wanted
@@ -56,7 +57,7 @@ pub(super) fn extra_args(
 
 fn set(k: &KubeadmArgs, flag: &str, value: &str, ops: &mut Vec<PatchOperation>) {
     let section = k.section;
-    let args = k.config.get(section).and_then(|s| s.get("extraArgs"));
+    let args = k.config.member(section).and_then(|s| s.member("extraArgs"));
     let entry = || {
         if k.list_form {
             json!([{"name": flag, "value": value}])
@@ -67,10 +68,10 @@ fn set(k: &KubeadmArgs, flag: &str, value: &str, ops: &mut Vec<PatchOperation>) 
     match args {
         Some(Value::Array(items)) => match items
             .iter()
-            .rposition(|i| i.get("name").and_then(Value::as_str) == Some(flag))
+            .rposition(|i| i.member("name").and_then(Value::as_str) == Some(flag))
         {
             // An entry without `value` (kubeadm reads it as empty) gets one: `replace` needs it.
-            Some(i) if items[i].get("value").is_none() => ops.push(add(
+            Some(i) if items[i].member("value").is_none() => ops.push(add(
                 &format!("/{section}/extraArgs/{i}/value"),
                 json!(value),
             )),
@@ -92,7 +93,7 @@ fn set(k: &KubeadmArgs, flag: &str, value: &str, ops: &mut Vec<PatchOperation>) 
             json!(value),
         )),
         Some(_) => ops.push(replace(&format!("/{section}/extraArgs"), entry())),
-        None if k.config.get(section).is_some_and(Value::is_object) => {
+        None if k.config.member(section).is_some_and(Value::is_object) => {
             ops.push(add(&format!("/{section}/extraArgs"), entry()))
         }
         None => ops.push(add(&format!("/{section}"), json!({"extraArgs": entry()}))),

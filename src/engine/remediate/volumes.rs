@@ -28,7 +28,7 @@ pub(super) fn kubeadm_mounts(k: &KubeadmArgs, dir: &str) -> Vec<String> {
     {
         mounts.extend(
             vols.iter()
-                .filter_map(|v| v.get("mountPath")?.as_str().map(str::to_string)),
+                .filter_map(|v| v.member("mountPath")?.as_str().map(str::to_string)),
         );
     }
     mounts
@@ -45,12 +45,14 @@ pub(super) fn mount_paths(
     policy: &Policy,
     planned: &mut Vec<String>,
 ) -> Result<Vec<PatchOperation>, String> {
+    // Each mount's few members are compared, not hashed (`At::member`): a control plane's
+    // container has a dozen mounts.
     let mut mounts: Vec<String> = obj
         .at(&format!("{container}/volumeMounts"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|m| m.get("mountPath")?.as_str().map(str::to_string))
+                .filter_map(|m| m.member("mountPath")?.as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default();
