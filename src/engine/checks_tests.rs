@@ -120,6 +120,34 @@ fn kubeadm_config_locations_name_key_and_section() {
     );
 }
 
+/// The CA rule's failures, absent and empty, as `format!` wrote them.
+#[test]
+fn ca_failures_read_as_written() {
+    let policy = Policy::default();
+    let add = format!(
+        "--{CA_FLAG}={}",
+        policy.remediation.kubelet_certificate_authority
+    );
+    let ctl = RuleId::ApiserverKubeletCa.short_controls();
+    for (words, what) in [
+        (&[][..], "lacks --kubelet-certificate-authority"),
+        (
+            &["--kubelet-certificate-authority="][..],
+            "sets --kubelet-certificate-authority to an empty value, which leaves it unset",
+        ),
+    ] {
+        let out = apiserver(&flags(words), "l", &policy, true);
+        let want = format!(
+            "kube-apiserver {what} ({ctl}), so it does not verify kubelet serving certificates: add {add}"
+        );
+        let ca = out.iter().find(|f| f.rule == RuleId::ApiserverKubeletCa);
+        assert_eq!(
+            ca.map(|f| (f.message.as_str(), f.remediation.as_deref())),
+            Some((want.as_str(), Some(add.as_str())))
+        );
+    }
+}
+
 /// The gate's fixes are written out as constants: they must name the gate as `GATE` does.
 #[test]
 fn gate_fixes_name_the_gate() {
