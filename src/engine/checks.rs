@@ -261,14 +261,13 @@ pub fn kubelet(
         (Some(f), _) => (f, "--feature-gates"),
         (None, None) => (GateState::Absent, CONFIG_GATES),
     };
-    let fix = if source == CONFIG_GATES {
+    let gate_fix = if source == CONFIG_GATES {
         CONFIG_GATE_FIX
     } else {
         FLAG_GATE_FIX
     };
     let undecided = config.is_none() && matches!(state, GateState::Absent);
     let gate_off = matches!(state, GateState::False);
-    let gate_fix = fix;
     let (status, message) = match state {
         _ if undecided => (
             Status::Skip,
@@ -282,12 +281,12 @@ pub fn kubelet(
         ),
         GateState::False => (
             short,
-            format!("kubelet disables {GATE} in {source} ({ctl}){caveat}: set {fix}"),
+            format!("kubelet disables {GATE} in {source} ({ctl}){caveat}: set {gate_fix}"),
         ),
         GateState::Invalid(raw) => (
             short,
             format!(
-                "kubelet has an invalid value {raw} for {GATE} in {source} and will not start ({ctl}): set {fix}"
+                "kubelet has an invalid value {raw} for {GATE} in {source} and will not start ({ctl}): set {gate_fix}"
             ),
         ),
         GateState::Absent if cis => (
@@ -298,10 +297,10 @@ pub fn kubelet(
         ),
         GateState::Absent => (
             short,
-            format!("kubelet lacks {GATE}=true in {source} ({ctl}){caveat}: add {fix}"),
+            format!("kubelet lacks {GATE}=true in {source} ({ctl}){caveat}: add {gate_fix}"),
         ),
     };
-    let remediation = status.is_violation().then(|| fix.to_string());
+    let remediation = status.is_violation().then(|| gate_fix.to_string());
     out.push(finding(rule, loc, status, message, remediation));
 
     // serverTLSBootstrap, or the deprecated --rotate-server-certificates flag.

@@ -120,25 +120,26 @@ fn validate(req: &AdmissionRequest, v: &Verdict<'_>) -> Outcome {
         allowed: true,
         ..Default::default()
     };
-    // Each denied finding's text, made once for its audit annotation and the message.
+    // Each finding's text is made once, for its warning, its audit annotation and (denied)
+    // the message.
     let mut denied: Vec<String> = Vec::new();
     let mut would_deny = false;
     for j in v.violations() {
         let f = j.finding;
+        let text = finding_text(f);
         let deny = j.blocks && j.mode == Mode::Enforce;
-        let tag = match (j.blocks, j.mode) {
-            (true, Mode::Enforce) => "",
-            (true, _) => {
+        let tag = match j.blocks {
+            _ if deny => "",
+            true => {
                 would_deny = true;
                 "[dry-run] would deny: "
             }
-            (false, _) if f.status == Status::Warn => "[warn, unscored] ",
-            (false, _) => "[mirror pod, not denied] ",
+            false if f.status == Status::Warn => "[warn, unscored] ",
+            false => "[mirror pod, not denied] ",
         };
         if !tag.is_empty() {
-            finding_warning(&mut r.warnings, tag, f);
+            finding_warning(&mut r.warnings, tag, f, &text);
         }
-        let text = finding_text(f);
         annotate(
             &mut r.audit_annotations,
             f.rule.as_str(),

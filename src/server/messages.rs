@@ -125,9 +125,10 @@ fn finding_short(f: &Finding) -> String {
     }
 }
 
-/// A warning about a finding: the full text if it fits, else the short form (the fix survives).
-pub(super) fn finding_warning(out: &mut Vec<String>, tag: &str, f: &Finding) {
-    let full = format!("{WARNING_PREFIX}{tag}{}", finding_text(f));
+/// A warning about a finding whose [`finding_text`] is `text`: the full text if it fits, else
+/// the short form (the fix survives).
+pub(super) fn finding_warning(out: &mut Vec<String>, tag: &str, f: &Finding, text: &str) {
+    let full = format!("{WARNING_PREFIX}{tag}{text}");
     if full.len() <= MAX_WARNING_LEN {
         warn(out, full);
     } else {
@@ -260,7 +261,7 @@ mod tests {
             Some("--kubelet-certificate-authority=/ca"),
         );
         let mut out = Vec::new();
-        finding_warning(&mut out, "[dry-run] would deny: ", &f);
+        finding_warning(&mut out, "[dry-run] would deny: ", &f, &finding_text(&f));
         assert!(out[0].len() <= MAX_WARNING_LEN);
         assert!(
             out[0].ends_with("add --kubelet-certificate-authority=/ca"),
