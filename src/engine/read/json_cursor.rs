@@ -18,6 +18,14 @@ pub struct Unsure;
 
 pub type Read<T> = Result<T, Unsure>;
 
+thread_local! {
+    /// Where [`Cursor::decoded_string`] decodes a string with escapes.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A scratch buffer grown beyond this by a long string is not kept for the next one.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
 /// Levels of nesting within a value skipped or kept whole. serde_json refuses a text nested 128
 /// deep; the quick readers' own levels above such a value are far fewer than the rest.
 const MAX_DEPTH: usize = 64;
@@ -153,8 +161,23 @@ impl<'j> Cursor<'j> {
             self.at += 1;
             return Ok(first.to_owned());
         }
-        let mut out = String::with_capacity(first.len() + 64);
-        out.push_str(first);
+        // Decoded into this thread's scratch buffer, then copied once at its exact length: the
+        // decoded length is not known before the end, and growing the string by doubling cost
+        // a kubelet-config's 1 KB document four reallocations.
+        SCRATCH.with_borrow_mut(|out| {
+            out.clear();
+            out.push_str(first);
+            let decoded = self.decode_rest(out).map(|()| out.as_str().to_owned());
+            if out.capacity() > SCRATCH_KEPT {
+                *out = String::new();
+            }
+            decoded
+        })
+    }
+
+    /// The rest of a string after its first escape, decoded into `out`, and its closing quote.
+    fn decode_rest(&mut self, out: &mut String) -> Read<()> {
+        let b = self.bytes();
         loop {
             match *b.get(self.at).ok_or(Unsure)? {
                 b'"' => break,
@@ -170,7 +193,7 @@ impl<'j> Cursor<'j> {
             out.push_str(self.text.get(run..self.at).ok_or(Unsure)?);
         }
         self.at += 1;
-        Ok(out)
+        Ok(())
     }
 
     /// Skip the string value next, checking its escapes: has it any?

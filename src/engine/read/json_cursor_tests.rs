@@ -195,6 +195,25 @@ fn decoded_strings_are_serde_jsons() {
     }
 }
 
+/// Strings with escapes are decoded in one buffer a thread keeps: one decoded after a longer
+/// one, or after one the buffer does not keep, holds only its own text.
+#[test]
+fn each_decoded_string_is_its_own() {
+    let line = "key: value\n".repeat(8 * 1024);
+    for text in ["a\nb", line.as_str(), "c\td", line.as_str(), "e\\"] {
+        let json = serde_json::to_string(text).expect("a string serialises");
+        let mut c = Cursor::new(&json);
+        assert_eq!(c.decoded_string().as_deref(), Ok(text));
+        assert_eq!(c.index(), json.len());
+    }
+    // Refused halfway (a `\u` escape), the next string is decoded whole all the same.
+    assert_eq!(Cursor::new(r#""ab\n\u00e9""#).decoded_string(), Err(Unsure));
+    assert_eq!(
+        Cursor::new(r#""x\ny""#).decoded_string().as_deref(),
+        Ok("x\ny")
+    );
+}
+
 proptest::proptest! {
     /// Any text, written as JSON by serde_json: decoded here as serde_json reads it back, or
     /// left to serde_json (a `\u` escape).
