@@ -96,24 +96,7 @@ impl<'j> Cursor<'j> {
     #[cold]
     #[inline(never)]
     fn peek_past_space(&mut self) -> Read<u8> {
-        let b = self.bytes();
-        while let Some(&c) = b.get(self.at) {
-            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                return Ok(c);
-            }
-            self.at += 1;
-            // Indented JSON: the run of spaces after a line break, eight bytes at a time.
-            while let Some(chunk) = b.get(self.at..self.at + 8) {
-                let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                let not_space = v ^ (u64::MAX / 255 * u64::from(b' '));
-                if not_space != 0 {
-                    self.at += not_space.trailing_zeros() as usize / 8;
-                    break;
-                }
-                self.at += 8;
-            }
-        }
-        Err(Unsure)
+        past_space(self.bytes(), &mut self.at)
     }
 
     fn eat(&mut self, byte: u8) -> Read<()> {
@@ -200,32 +183,8 @@ impl<'j> Cursor<'j> {
     #[inline(always)]
     fn skip_string(&mut self) -> Read<bool> {
         self.eat(b'"')?;
-        let b = self.bytes();
-        let mut escaped = false;
-        loop {
-            self.at = self.plain_end();
-            match *b.get(self.at).ok_or(Unsure)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    self.at += 1;
-                    match *b.get(self.at).ok_or(Unsure)? {
-                        c if short_escape(c).is_some() => self.at += 1,
-                        b'u' => {
-                            let hex = b.get(self.at + 1..self.at + 5).ok_or(Unsure)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return Err(Unsure);
-                            }
-                            self.at += 5;
-                        }
-                        _ => return Err(Unsure),
-                    }
-                }
-                // A control character.
-                _ => return Err(Unsure),
-            }
-        }
-        self.at += 1;
+        let (end, escaped) = string_end(self.bytes(), self.at)?;
+        self.at = end;
         Ok(escaped)
     }
 
@@ -303,102 +262,8 @@ impl<'j> Cursor<'j> {
         Ok(())
     }
 
-    /// Skip the value next, whatever it is, checking it is JSON.
-    #[inline(always)]
-    pub fn skip(&mut self) -> Read<()> {
-        self.skip_item(0)
-    }
-
-    /// The value next when it is not a string: [`skip_item`](Self::skip_item) takes strings
-    /// in place, so the only caller is that one (a `"` here is `Unsure`, as a number).
-    fn skip_at(&mut self, depth: usize) -> Read<()> {
-        match self.peek()? {
-            b'{' => {
-                let depth = deeper(depth)?;
-                self.at += 1;
-                if self.peek()? == b'}' {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_string()?;
-                    self.eat(b':')?;
-                    self.skip_item(depth)?;
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b'}' => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Unsure),
-                    }
-                }
-            }
-            b'[' => {
-                let depth = deeper(depth)?;
-                if !self.first_item()? {
-                    return Ok(());
-                }
-                loop {
-                    self.skip_item(depth)?;
-                    if !self.next_item()? {
-                        return Ok(());
-                    }
-                }
-            }
-            b't' => self.literal("true"),
-            b'f' => self.literal("false"),
-            b'n' => self.literal("null"),
-            _ => self.number(),
-        }
-    }
-
-    /// A member's value or a list's item: a string (most of them) is skipped without a call.
-    #[inline(always)]
-    fn skip_item(&mut self, depth: usize) -> Read<()> {
-        if self.peek()? == b'"' {
-            return self.skip_string().map(drop);
-        }
-        self.skip_at(depth)
-    }
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
     fn number(&mut self) -> Read<()> {
-        let b = self.bytes();
-        let digits = |at: &mut usize| {
-            let start = *at;
-            while b.get(*at).is_some_and(u8::is_ascii_digit) {
-                *at += 1;
-            }
-            *at > start
-        };
-        let mut at = self.at;
-        if b.get(at) == Some(&b'-') {
-            at += 1;
-        }
-        match b.get(at) {
-            Some(b'0') => at += 1,
-            Some(b'1'..=b'9') => {
-                let start = at;
-                digits(&mut at);
-                // serde_json refuses an integer beyond f64's range.
-                if at - start > 300 {
-                    return Err(Unsure);
-                }
-            }
-            _ => return Err(Unsure),
-        }
-        if b.get(at) == Some(&b'.') {
-            at += 1;
-            if !digits(&mut at) {
-                return Err(Unsure);
-            }
-        }
-        if matches!(b.get(at), Some(b'e' | b'E')) {
-            // serde_json refuses a number out of f64's range; rare enough to leave to it.
-            return Err(Unsure);
-        }
-        self.at = at;
+        self.at = number_end(self.bytes(), self.at)?;
         Ok(())
     }
 
@@ -409,6 +274,94 @@ impl<'j> Cursor<'j> {
             Ok(_) => Err(Unsure),
         }
     }
+}
+
+/// Where the string whose contents start at `at` ends, after its closing quote, and whether it
+/// has escapes; each checked (a `\u` escape is not decoded).
+#[inline(always)]
+fn string_end(b: &[u8], mut at: usize) -> Read<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        at = bytes::plain_end(b, at);
+        match *b.get(at).ok_or(Unsure)? {
+            b'"' => return Ok((at + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                match *b.get(at + 1).ok_or(Unsure)? {
+                    c if short_escape(c).is_some() => at += 2,
+                    b'u' => {
+                        let hex = b.get(at + 2..at + 6).ok_or(Unsure)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(Unsure);
+                        }
+                        at += 6;
+                    }
+                    _ => return Err(Unsure),
+                }
+            }
+            // A control character.
+            _ => return Err(Unsure),
+        }
+    }
+}
+
+/// The first byte at or after `at` that is not whitespace, with `at` moved to it.
+fn past_space(b: &[u8], at: &mut usize) -> Read<u8> {
+    while let Some(&c) = b.get(*at) {
+        if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            return Ok(c);
+        }
+        *at += 1;
+        // Indented JSON: the run of spaces after a line break, eight bytes at a time.
+        while let Some(chunk) = b.get(*at..*at + 8) {
+            let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let not_space = v ^ (u64::MAX / 255 * u64::from(b' '));
+            if not_space != 0 {
+                *at += not_space.trailing_zeros() as usize / 8;
+                break;
+            }
+            *at += 8;
+        }
+    }
+    Err(Unsure)
+}
+
+/// Where the number at `at` ends: `-? (0 | [1-9][0-9]*) (. [0-9]+)?`; one with an exponent
+/// is left to serde_json.
+fn number_end(b: &[u8], mut at: usize) -> Read<usize> {
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while b.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at > start
+    };
+    if b.get(at) == Some(&b'-') {
+        at += 1;
+    }
+    match b.get(at) {
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => {
+            let start = at;
+            digits(&mut at);
+            // serde_json refuses an integer beyond f64's range.
+            if at - start > 300 {
+                return Err(Unsure);
+            }
+        }
+        _ => return Err(Unsure),
+    }
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        if !digits(&mut at) {
+            return Err(Unsure);
+        }
+    }
+    if matches!(b.get(at), Some(b'e' | b'E')) {
+        // serde_json refuses a number out of f64's range; rare enough to leave to it.
+        return Err(Unsure);
+    }
+    Ok(at)
 }
 
 /// The character a one-character escape (`\n`, `\"`…) stands for, after its backslash.
@@ -433,6 +386,9 @@ pub fn deeper(depth: usize) -> Read<usize> {
     }
     Ok(depth + 1)
 }
+
+#[path = "json_cursor_skip.rs"]
+mod skip;
 
 #[cfg(test)]
 #[path = "json_cursor_tests.rs"]

@@ -54,6 +54,12 @@ fn it_skips_json_and_refuses_what_is_not() {
         "{\"a\": 1} x",
         "[",
         "{",
+        "[1}",
+        "{\"a\": 1]",
+        "{\"a\": [}]",
+        "[{]}",
+        "[\"a\": 1]",
+        "{\"a\", 1}",
         "NaN",
         "Infinity",
     ];
@@ -75,6 +81,13 @@ fn what_serde_json_may_refuse_is_left_to_it() {
     assert!(!skips(&deep));
     let shallow = format!("{}{}", "[".repeat(60), "]".repeat(60));
     assert!(skips(&shallow));
+    // Up to 63 levels are skipped here, mappings and lists alike; serde_json reads 127.
+    for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+        let nested = |n: usize| format!("{}1{}", open.repeat(n), close.repeat(n));
+        assert!(skips(&nested(63)), "{open}");
+        assert!(!skips(&nested(64)), "{open}");
+        assert!(serde_accepts(&nested(64)), "{open}");
+    }
 }
 
 #[test]
@@ -227,6 +240,73 @@ proptest::proptest! {
                 proptest::prop_assert_eq!(c.index(), json.len());
             }
             Err(Unsure) => proptest::prop_assert!(json.contains("\\u"), "{}", json),
+        }
+    }
+}
+
+/// JSON values without what the cursor leaves to serde_json (exponents, `\u` escapes, deep
+/// nesting): mappings and lists of mappings, lists, strings, integers, decimals and literals.
+fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-999i32..999, 1u32..99).prop_map(|(i, f)| {
+            serde_json::from_str(&format!("{i}.{f}")).unwrap_or(Value::Null)
+        }),
+        "[a-z\"\\\\/\n\té ]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(("[a-z\"]{0,6}", inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    /// Any such value, compact or indented, is skipped to its end.
+    #[test]
+    fn skips_what_serde_json_writes(v in json_value(), pretty in proptest::bool::ANY) {
+        let text = if pretty {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        }
+        .expect("a value serialises");
+        let mut c = Cursor::new(&text);
+        proptest::prop_assert_eq!(c.skip(), Ok(()), "{}", text);
+        proptest::prop_assert_eq!(c.index(), text.len(), "{}", text);
+    }
+
+    /// One byte removed, or one piece of JSON put in, anywhere: skipped only when serde_json
+    /// reads the text too, and then to the same end.
+    #[test]
+    fn skips_only_what_serde_json_reads(
+        v in json_value(),
+        at in proptest::num::usize::ANY,
+        piece in proptest::sample::select(vec![
+            "", "{", "}", "[", "]", ",", ":", "\"", "\\", "1", "-", ".", "true", "nul", " ",
+            "\u{1}", "\"k\":", "[]", "{}",
+        ]),
+    ) {
+        let text = serde_json::to_string(&v).expect("a value serialises");
+        let mut bad = text.clone();
+        let at = at % (bad.len() + 1);
+        if bad.is_char_boundary(at) {
+            if piece.is_empty() {
+                if let Some(ch) = bad.get(at..).and_then(|rest| rest.chars().next()) {
+                    bad.replace_range(at..at + ch.len_utf8(), "");
+                }
+            } else {
+                bad.insert_str(at, piece);
+            }
+        }
+        if skips(&bad) {
+            proptest::prop_assert!(serde_accepts(&bad), "{:?}", bad);
         }
     }
 }
