@@ -388,6 +388,65 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
                 w.to_string().into_bytes(),
             ));
         }
+        // A pod or workload that a patch fixes (no CA flag, not a mirror), with its volumes and
+        // mounts as fixtures write them, absent, and of another type: a patch reads the mounts'
+        // paths and whether the volumes are a list, which is all the pruned pod keeps of them.
+        let mut w = v.clone();
+        if let Some(Value::Object(meta)) = w.pointer_mut("/request/object/metadata") {
+            meta.remove("ownerReferences");
+            if let Some(Value::Object(a)) = meta.get_mut("annotations") {
+                a.remove("kubernetes.io/config.mirror");
+            }
+        }
+        let mut unfixed = false;
+        for spec in ["/request/object/spec", "/request/object/spec/template/spec"] {
+            let Some(Value::Array(list)) = w.pointer_mut(&format!("{spec}/containers")) else {
+                continue;
+            };
+            for c in list.iter_mut() {
+                for key in ["command", "args"] {
+                    if let Some(Value::Array(words)) = c.get_mut(key) {
+                        let before = words.len();
+                        words.retain(|a| {
+                            !a.as_str()
+                                .is_some_and(|s| s.starts_with("--kubelet-certificate-authority"))
+                        });
+                        unfixed |= words.len() < before;
+                    }
+                }
+            }
+            if !unfixed {
+                continue;
+            }
+            for (at, shape) in [
+                ("volumes", Value::Null),
+                ("volumes", json!({})),
+                ("containers/0/volumeMounts", Value::Null),
+                ("containers/0/volumeMounts", json!("odd")),
+            ] {
+                let mut odd = w.clone();
+                let pointer = format!("{spec}/{at}");
+                match (shape.is_null(), odd.pointer_mut(&pointer)) {
+                    (true, Some(slot)) => *slot = Value::Null,
+                    (false, Some(slot)) => *slot = shape.clone(),
+                    _ => continue,
+                }
+                if shape.is_null() {
+                    // Absent rather than null.
+                    let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
+                    if let Some(Value::Object(p)) = odd.pointer_mut(parent) {
+                        p.shift_remove(key);
+                    }
+                }
+                variants.push((
+                    format!("{name} unfixed, {at} {shape}"),
+                    odd.to_string().into_bytes(),
+                ));
+            }
+        }
+        if unfixed {
+            variants.push((format!("{name} unfixed"), w.to_string().into_bytes()));
+        }
         // Sidecars around a pod's containers: the quick pod pass leaves those after the first
         // unbuilt, and every pointer into the list must still be the full parse's.
         let mut w = v.clone();
@@ -455,13 +514,26 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
     }
     bodies.extend(variants);
     assert!(bodies.len() > 20, "{} bodies", bodies.len());
-    for policy in ["", "mode: enforce\n"] {
+    // The last policy's patches mount a directory no fixture mounts: they read the mounts and
+    // the volumes a pruned pod keeps.
+    let mounting = "mode: enforce\nremediation:\n  kubeletCertificateAuthority: /pki/ca.crt\n  \
+                    addHostPathVolume: true\n";
+    let mut mounted = 0;
+    for policy in ["", "mode: enforce\n", mounting] {
         let policy = Policy::from_yaml(policy, "test").expect("policy");
         for (name, body) in &bodies {
             for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
                 let [lean, full] = answers(body, endpoint, &policy);
                 assert_eq!(lean, full, "{name} {endpoint:?}");
+                let patch = lean
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.pointer("/answer/response/auditAnnotations/patch"));
+                mounted += usize::from(
+                    patch.is_some_and(|p| p.to_string().contains("kubelet-tls-guard-pki")),
+                );
             }
         }
     }
+    assert!(mounted > 0, "no patch mounted a directory");
 }

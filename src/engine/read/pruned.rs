@@ -42,10 +42,21 @@ const CONTAINER: Shape = Members(&[
     ("image", All),
     ("command", All),
     ("args", All),
-    ("volumeMounts", Remediation(&All)),
+    ("volumeMounts", Remediation(&MOUNTS)),
 ]);
 
-const POD_SPEC: Shape = Members(&[("containers", Containers), ("volumes", Remediation(&All))]);
+/// What a patch reads of a container's mounts: the paths it may extend (`remediate::volumes`).
+const MOUNTS: Shape = Items(&Members(&[("mountPath", All)]));
+
+/// What a patch reads of a pod's volumes: that they are a list it appends to. Each volume is
+/// kept, in place, with none of its members (a `hostPath` or `secret` was most of what a patch
+/// built of a control-plane pod).
+const VOLUMES: Shape = Items(&Members(&[]));
+
+const POD_SPEC: Shape = Members(&[
+    ("containers", Containers),
+    ("volumes", Remediation(&VOLUMES)),
+]);
 
 const TEMPLATE: Shape = Members(&[
     ("metadata", Members(&[("labels", All)])),
@@ -55,7 +66,7 @@ const TEMPLATE: Shape = Members(&[
 /// A Pod's spec, a workload's (its template), or a CronJob's (its job's template).
 const SPEC: Shape = Members(&[
     ("containers", Containers),
-    ("volumes", Remediation(&All)),
+    ("volumes", Remediation(&VOLUMES)),
     ("template", TEMPLATE),
     (
         "jobTemplate",
@@ -305,8 +316,8 @@ mod tests {
         assert_eq!(read(false), engine_reads);
         let mut patch_reads = engine_reads.clone();
         patch_reads["spec"]["containers"][0]["volumeMounts"] =
-            pod["spec"]["containers"][0]["volumeMounts"].clone();
-        patch_reads["spec"]["volumes"] = pod["spec"]["volumes"].clone();
+            json!([{"mountPath": "/etc/kubernetes/pki"}]);
+        patch_reads["spec"]["volumes"] = json!([{}]);
         assert_eq!(read(true), patch_reads);
     }
 }
