@@ -225,7 +225,12 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
     if !rem.patch.is_empty() {
         match patch_json(&rem.patch) {
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
+                // serde_json writes UTF-8: checked at once (`from_utf8_lossy` walks it in
+                // chunks), never copied.
+                let text = match std::str::from_utf8(&bytes) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(&bytes),
+                };
                 if pass.dry_run {
                     would_patch_warnings(&mut r.warnings, &rem.patch);
                     annotate(&mut r.audit_annotations, "would-patch", &text);
@@ -251,17 +256,21 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
     if done.patched {
         for rule in &rem.fixed {
             let fix = fix_of(*rule);
+            // Joined, not formatted: this runs for every rule a patch fixes.
             let note = if pass.dry_run {
-                format!("would patch (dry-run): set {fix}")
+                ["would patch (dry-run): set ", &fix].concat()
             } else {
-                warn(
-                    &mut r.warnings,
-                    format!(
-                        "{WARNING_PREFIX}patched [{rule}] ({}): set {fix}",
-                        rule.short_controls()
-                    ),
-                );
-                format!("patched: set {fix}")
+                let warning = [
+                    WARNING_PREFIX,
+                    "patched [",
+                    rule.as_str(),
+                    "] (",
+                    rule.short_controls(),
+                    "): set ",
+                    &fix,
+                ];
+                warn(&mut r.warnings, warning.concat());
+                ["patched: set ", &fix].concat()
             };
             annotate(&mut r.audit_annotations, rule.as_str(), &note);
         }

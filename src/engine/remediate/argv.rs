@@ -28,7 +28,12 @@ pub(super) fn container(
     let mut edits = FlagEdits::new(&invocation.flags);
     // Directories this plan already mounts: a second rule must not mount them again.
     let mut planned: Vec<String> = Vec::new();
-    let spec = pointer.rsplit_once("/containers/").map_or("", |(s, _)| s);
+    // `{spec}/containers/{i}` (`read::subjects`): split at its last `/`, which a byte search
+    // finds; a string pattern sets up a two-way searcher.
+    let spec = pointer
+        .rsplit_once('/')
+        .and_then(|(list, _)| list.strip_suffix("/containers"))
+        .unwrap_or("");
     for rule in rules {
         let wanted = wanted_flags(*rule, policy);
         let paths: Vec<&str> = wanted
@@ -94,10 +99,10 @@ impl<'a> FlagEdits<'a> {
                     self.replaced.insert(v, value.to_string());
                 }
                 None => {
-                    self.replaced.insert(o.token, format!("--{flag}={value}"));
+                    self.replaced.insert(o.token, flag_word(flag, value));
                 }
             },
-            None => self.appended.push(format!("--{flag}={value}")),
+            None => self.appended.push(flag_word(flag, value)),
         }
     }
 
@@ -133,10 +138,9 @@ impl<'a> FlagEdits<'a> {
         let mut lines: BTreeMap<(&'static str, usize), Vec<SpanEdit>> = BTreeMap::new();
         for (i, text) in &self.replaced {
             match self.flags.tokens.get(*i).map(|t| &t.origin) {
-                Some(Origin::Item { list, index }) => ops.push(replace(
-                    &format!("{container}/{}/{index}", list.key()),
-                    json!(text),
-                )),
+                Some(Origin::Item { list, index }) => {
+                    ops.push(replace(&item(container, list.key(), *index), json!(text)));
+                }
                 Some(Origin::ShellWord { list, index, span }) => lines
                     .entry((list.key(), *index))
                     .or_default()
@@ -159,24 +163,24 @@ impl<'a> FlagEdits<'a> {
                     index,
                     at_end,
                 } => {
-                    let base = format!("{container}/{}", list.key());
+                    let base = [container, "/", list.key()].concat();
                     if obj.at(&base).is_none() {
                         ops.push(add(&base, json!(self.appended)));
                     } else {
                         for (k, w) in self.appended.iter().enumerate() {
-                            let at = if *at_end {
-                                "-".to_string()
+                            let pointer = if *at_end {
+                                [base.as_str(), "/-"].concat()
                             } else {
-                                (index + k).to_string()
+                                item(container, list.key(), index + k)
                             };
-                            ops.push(add(&format!("{base}/{at}"), json!(w)));
+                            ops.push(add(&pointer, json!(w)));
                         }
                     }
                 }
             }
         }
         for ((list, index), mut edits) in lines {
-            let pointer = format!("{container}/{list}/{index}");
+            let pointer = item(container, list, index);
             let Some(mut line) = obj.at(&pointer).and_then(Value::as_str).map(str::to_string)
             else {
                 continue;
@@ -212,4 +216,15 @@ pub(super) fn with_gate(value: &str, flags: &Flags, occurrence: usize) -> String
         _ if value.trim_end().ends_with(',') => format!("{value}{GATE}=true"),
         _ => format!("{value},{GATE}=true"),
     }
+}
+
+/// `--{flag}={value}`, joined: this runs for each flag a patch sets.
+fn flag_word(flag: &str, value: &str) -> String {
+    ["--", flag, "=", value].concat()
+}
+
+/// `{container}/{list}/{index}`: the pointer to one word of a container's list.
+fn item(container: &str, list: &str, index: usize) -> String {
+    let mut i = itoa::Buffer::new();
+    [container, "/", list, "/", i.format(index)].concat()
 }
