@@ -50,118 +50,154 @@ where
         if meta.fields().field("log.target").is_some() {
             return self.standard.format_event(ctx, w, event);
         }
-        w.write_str("{\"timestamp\":\"")?;
-        super::stamp::write_now(&mut w)?;
-        w.write_str("\",\"level\":\"")?;
-        w.write_str(meta.level().as_str())?;
-        w.write_str("\"")?;
-        let mut fields = Fields {
-            w: &mut w,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        w.write_str(",\"target\":")?;
-        string(&mut w, meta.target())?;
-        w.write_str("}\n")
+        // The line is made in this thread's own buffer and handed over in one write: each
+        // piece written to `w` went through a `dyn fmt::Write` call, some seventy a line.
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            line.push_str("{\"timestamp\":\"");
+            super::stamp::write_now(&mut Writer::new(&mut *line))?;
+            line.push_str("\",\"level\":\"");
+            line.push_str(meta.level().as_str());
+            line.push('"');
+            let mut fields = Fields {
+                line: &mut *line,
+                result: Ok(()),
+            };
+            event.record(&mut fields);
+            fields.result?;
+            line.push_str(",\"target\":");
+            string(line, meta.target());
+            line.push_str("}\n");
+            let written = w.write_str(line);
+            if line.capacity() > LINE_KEPT {
+                *line = String::new();
+            }
+            written
+        })
     }
 }
 
+thread_local! {
+    /// Where [`JsonLine`] makes a line.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A line buffer grown beyond this by a long line is not kept for the next one.
+const LINE_KEPT: usize = 16 * 1024;
+
 /// Writes each field as `,"name":value`.
-struct Fields<'a, 'w> {
-    w: &'a mut Writer<'w>,
+struct Fields<'a> {
+    line: &'a mut String,
     result: fmt::Result,
 }
 
-impl Fields<'_, '_> {
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+impl Fields<'_> {
+    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut String) -> fmt::Result) {
         if self.result.is_ok() {
-            self.result = (|| {
-                // Whole pieces rather than characters: a dozen fields per line.
-                self.w.write_str(",\"")?;
-                Escaped(&mut *self.w).write_str(field.name())?;
-                self.w.write_str("\":")?;
-                value(self.w)
-            })();
+            self.line.push_str(",\"");
+            escaped(self.line, field.name());
+            self.line.push_str("\":");
+            self.result = value(self.line);
         }
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.entry(field, |w| {
-            w.write_str("\"")?;
-            write!(Escaped(&mut *w), "{value:?}")?;
-            w.write_str("\"")
+        self.entry(field, |line| {
+            line.push('"');
+            write!(Escaped(&mut *line), "{value:?}")?;
+            line.push('"');
+            Ok(())
         });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.entry(field, |w| string(w, value));
+        self.entry(field, |line| {
+            string(line, value);
+            Ok(())
+        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.entry(field, |w| w.write_str(if value { "true" } else { "false" }));
+        self.entry(field, |line| {
+            line.push_str(if value { "true" } else { "false" });
+            Ok(())
+        });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.entry(field, |w| write!(w, "{value}"));
+        self.entry(field, |line| {
+            line.push_str(itoa::Buffer::new().format(value));
+            Ok(())
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.entry(field, |w| write!(w, "{value}"));
+        self.entry(field, |line| {
+            line.push_str(itoa::Buffer::new().format(value));
+            Ok(())
+        });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         // serde_json's own form (`0.0`, `1e300`, `null` for NaN): rare enough to allocate.
-        self.entry(field, |w| {
-            w.write_str(&serde_json::to_string(&value).map_err(|_| fmt::Error)?)
+        self.entry(field, |line| {
+            line.push_str(&serde_json::to_string(&value).map_err(|_| fmt::Error)?);
+            Ok(())
         });
     }
 }
 
-fn string(w: &mut Writer<'_>, s: &str) -> fmt::Result {
-    w.write_str("\"")?;
-    Escaped(&mut *w).write_str(s)?;
-    w.write_str("\"")
+fn string(line: &mut String, s: &str) {
+    line.push('"');
+    escaped(line, s);
+    line.push('"');
 }
 
-/// Escapes what passes through as serde_json escapes a string's contents.
-struct Escaped<'a, W: fmt::Write>(&'a mut W);
+/// `s` with its contents escaped as serde_json escapes a string's.
+fn escaped(line: &mut String, s: &str) {
+    // Most fields need no escape: checked eight bytes at a time (the JSON cursor's scan),
+    // the byte-at-a-time loop below cost a twelfth of a decision's line.
+    if bytes::plain_run(s.as_bytes()) == s.len() {
+        line.push_str(s);
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut plain = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte matched is ASCII, so these are character boundaries.
+        line.push_str(s.get(plain..i).unwrap_or_default());
+        if escape.is_empty() {
+            line.push_str("\\u00");
+            line.push(char::from(HEX[usize::from(b >> 4)]));
+            line.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            line.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    line.push_str(s.get(plain..).unwrap_or_default());
+}
 
-impl<W: fmt::Write> fmt::Write for Escaped<'_, W> {
+/// Escapes what is formatted through it (a `Debug` field), as [`escaped`].
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        // Most fields need no escape: checked eight bytes at a time (the JSON cursor's scan),
-        // the byte-at-a-time loop below cost a twelfth of a decision's line.
-        if bytes::plain_run(s.as_bytes()) == s.len() {
-            return self.0.write_str(s);
-        }
-        let mut plain = 0;
-        for (i, &b) in s.as_bytes().iter().enumerate() {
-            let escape = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                0..=0x1f => "",
-                _ => continue,
-            };
-            // Every byte matched is ASCII, so these are character boundaries.
-            self.0.write_str(s.get(plain..i).ok_or(fmt::Error)?)?;
-            if escape.is_empty() {
-                self.0.write_str("\\u00")?;
-                self.0.write_char(char::from(HEX[usize::from(b >> 4)]))?;
-                self.0.write_char(char::from(HEX[usize::from(b & 0xf)]))?;
-            } else {
-                self.0.write_str(escape)?;
-            }
-            plain = i + 1;
-        }
-        self.0.write_str(s.get(plain..).ok_or(fmt::Error)?)
+        escaped(self.0, s);
+        Ok(())
     }
 }
 

@@ -41,6 +41,10 @@ fn events() {
     tracing::info!(target: "custom::target", bytes = b"\x00ab".as_slice(), "bytes");
     tracing::info!(log.target = "dep", "looks like a log record");
     tracing::info!(key = "duplicate", key = "twice", "repeated field");
+    // A line longer than the buffer a thread keeps, then a short one made in a new buffer.
+    let long = "x".repeat(20 * 1024);
+    tracing::info!(long = long.as_str(), "a long line");
+    tracing::info!(n = 1u64, "a short line after it");
 }
 
 /// The lines `events` logs with this event format (`None`: tracing-subscriber's own JSON).
@@ -80,7 +84,7 @@ fn untimed(text: &str) -> Vec<String> {
 fn writes_the_line_tracing_subscriber_writes() {
     let ours = logged(true);
     let standard = logged(false);
-    assert_eq!(ours.lines().count(), 11, "{ours}");
+    assert_eq!(ours.lines().count(), 13, "{ours}");
     assert_eq!(untimed(&ours), untimed(&standard));
     for line in ours.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect(line);
