@@ -51,30 +51,42 @@ where
             return self.standard.format_event(ctx, w, event);
         }
         // The line is made in this thread's own buffer and handed over in one write: each
-        // piece written to `w` went through a `dyn fmt::Write` call, some seventy a line.
-        LINE.with_borrow_mut(|line| {
-            line.clear();
-            line.push_str("{\"timestamp\":\"");
-            super::stamp::write_now(&mut Writer::new(&mut *line))?;
-            line.push_str("\",\"level\":\"");
-            line.push_str(meta.level().as_str());
-            line.push('"');
-            let mut fields = Fields {
-                line: &mut *line,
-                result: Ok(()),
+        // piece written to `w` went through a `dyn fmt::Write` call, some seventy a line. A
+        // line logged while one is being made (a field's `Debug` that logs), or while the
+        // thread's buffers are dropped, is made in a buffer of its own.
+        let kept = LINE.try_with(|cell| {
+            let Ok(mut line) = cell.try_borrow_mut() else {
+                return line_into(&mut String::new(), &mut w, event);
             };
-            event.record(&mut fields);
-            fields.result?;
-            line.push_str(",\"target\":");
-            string(line, meta.target());
-            line.push_str("}\n");
-            let written = w.write_str(line);
+            let written = line_into(&mut line, &mut w, event);
             if line.capacity() > LINE_KEPT {
                 *line = String::new();
             }
             written
-        })
+        });
+        kept.unwrap_or_else(|_| line_into(&mut String::new(), &mut w, event))
     }
+}
+
+/// Make `event`'s line in `line` and write it to `w`.
+fn line_into(line: &mut String, w: &mut Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    let meta = event.metadata();
+    line.clear();
+    line.push_str("{\"timestamp\":\"");
+    super::stamp::write_now(&mut Writer::new(&mut *line))?;
+    line.push_str("\",\"level\":\"");
+    line.push_str(meta.level().as_str());
+    line.push('"');
+    let mut fields = Fields {
+        line: &mut *line,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    line.push_str(",\"target\":");
+    string(line, meta.target());
+    line.push_str("}\n");
+    w.write_str(line)
 }
 
 thread_local! {

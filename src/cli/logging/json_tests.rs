@@ -134,3 +134,31 @@ fn escapes_as_serde_json_at_every_offset() {
         }
     }
 }
+
+/// A line made while the thread's buffer holds another (a field's `Debug` that logs, under the
+/// global subscriber, which lets the event in) is made in a buffer of its own, and the other is
+/// left as it was.
+#[test]
+fn a_line_made_while_another_is_made_is_written_whole() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .fmt_fields(JsonFields::new())
+        .event_format(JsonLine::new())
+        .finish();
+    super::LINE.with_borrow_mut(|held| {
+        held.clear();
+        held.push_str("{\"partial");
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(n = 1u64, "while another is made");
+        });
+        assert_eq!(held, "{\"partial");
+    });
+    let text = log.text();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim_end()).expect("one JSON line");
+    assert_eq!(v["message"], "while another is made");
+    assert_eq!(v["n"], 1);
+}

@@ -254,11 +254,7 @@ impl<'j> Cursor<'j> {
     }
 
     fn literal(&mut self, word: &str) -> Read<()> {
-        let b = self.bytes();
-        if b.get(self.at..self.at + word.len()) != Some(word.as_bytes()) {
-            return Err(Unsure);
-        }
-        self.at += word.len();
+        self.at = literal_end(self.bytes(), self.at, word.as_bytes())?;
         Ok(())
     }
 
@@ -303,6 +299,15 @@ fn string_end(b: &[u8], mut at: usize) -> Read<(usize, bool)> {
             _ => return Err(Unsure),
         }
     }
+}
+
+/// Where `word` (`true`, `false`, `null`) ends when it stands at `at`.
+#[inline(always)]
+fn literal_end(b: &[u8], at: usize, word: &[u8]) -> Read<usize> {
+    if b.get(at..at + word.len()) != Some(word) {
+        return Err(Unsure);
+    }
+    Ok(at + word.len())
 }
 
 /// The first byte at or after `at` that is not whitespace, with `at` moved to it.

@@ -7,7 +7,7 @@
 //! bit each in one word, the index stays in a register, and the loop goes down and back up
 //! without a call.
 
-use super::{Cursor, Read, Unsure, deeper, number_end, string_end};
+use super::{Cursor, Read, Unsure, deeper, literal_end, number_end, string_end};
 
 impl Cursor<'_> {
     /// Skip the value next, whatever it is, checking it is JSON. A string (most values) is
@@ -49,9 +49,9 @@ fn nested(b: &[u8], mut at: usize) -> Read<usize> {
                 levels -= 1;
                 mappings >>= 1;
             }
-            b't' => at = literal(b, at, b"true")?,
-            b'f' => at = literal(b, at, b"false")?,
-            b'n' => at = literal(b, at, b"null")?,
+            b't' => at = literal_end(b, at, b"true")?,
+            b'f' => at = literal_end(b, at, b"false")?,
+            b'n' => at = literal_end(b, at, b"null")?,
             _ => at = number_end(b, at)?,
         }
         // After a complete value: close the levels it ends, then on to the next member or item.
@@ -107,13 +107,4 @@ fn member_key(b: &[u8], mut at: usize) -> Read<usize> {
         return Err(Unsure);
     }
     Ok(at + 1)
-}
-
-/// `word` at `at`: where it ends.
-#[inline(always)]
-fn literal(b: &[u8], at: usize, word: &[u8]) -> Read<usize> {
-    if b.get(at..at + word.len()) != Some(word) {
-        return Err(Unsure);
-    }
-    Ok(at + word.len())
 }
