@@ -103,28 +103,25 @@ pub fn variants(bodies: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
             if !unfixed {
                 continue;
             }
-            for (at, shape) in [
-                ("volumes", Value::Null),
-                ("volumes", json!({})),
-                ("containers/0/volumeMounts", Value::Null),
-                ("containers/0/volumeMounts", json!("odd")),
+            // `None`: the member removed.
+            for (at, value) in [
+                ("volumes", None),
+                ("volumes", Some(json!({}))),
+                ("containers/0/volumeMounts", None),
+                ("containers/0/volumeMounts", Some(json!("odd"))),
             ] {
                 let mut odd = w.clone();
                 let pointer = format!("{spec}/{at}");
-                match (shape.is_null(), odd.pointer_mut(&pointer)) {
-                    (true, Some(slot)) => *slot = Value::Null,
-                    (false, Some(slot)) => *slot = shape.clone(),
-                    _ => continue,
-                }
-                if shape.is_null() {
-                    // Absent rather than null.
-                    let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
-                    if let Some(Value::Object(p)) = odd.pointer_mut(parent) {
-                        p.shift_remove(key);
-                    }
-                }
+                let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
+                let Some(Value::Object(members)) = odd.pointer_mut(parent) else {
+                    continue;
+                };
+                match &value {
+                    None => members.shift_remove(key),
+                    Some(v) => members.insert(key.to_string(), v.clone()),
+                };
                 variants.push((
-                    format!("{name} unfixed, {at} {shape}"),
+                    format!("{name} unfixed, {at} {value:?}"),
                     odd.to_string().into_bytes(),
                 ));
             }
