@@ -6,8 +6,8 @@ use crate::engine::read::at::At;
 use crate::engine::read::flags::{Flags, Gates};
 use crate::engine::read::subjects::{KubeadmArgs, Settings, Subject};
 use crate::engine::rules::{
-    CA_FLAG, CERT_FLAG, CONFIG_BOOTSTRAP, CONFIG_GATES, Component, Finding, GATE, KEY_FLAG,
-    ROTATE_FLAG, RuleId, Status,
+    CA_FLAG, CERT_FLAG, CONFIG_BOOTSTRAP, CONFIG_GATES, Component, FLAG_GATE_FIX, Finding, GATE,
+    KEY_FLAG, ROTATE_FLAG, RuleId, Status,
 };
 use serde_json::Value;
 
@@ -365,10 +365,9 @@ pub fn kubelet(
     out
 }
 
-/// The gate's fix in a KubeletConfiguration, and on the command line: constant texts (a kubelet
-/// rule's pass message and fix went through `format!` for every kubelet-config review).
+/// The gate's fix in a KubeletConfiguration (on the command line: `rules::FLAG_GATE_FIX`): a
+/// constant text (a kubelet rule's fix went through `format!` for every kubelet-config review).
 const CONFIG_GATE_FIX: &str = "featureGates: {RotateKubeletServerCertificate: true}";
-const FLAG_GATE_FIX: &str = "--feature-gates=RotateKubeletServerCertificate=true";
 
 /// The kubelet refuses a configuration that turns serving-certificate rotation on with the gate
 /// explicitly off.

@@ -6,6 +6,9 @@ use std::fmt;
 
 /// The feature gate the kubelet and kube-controller-manager rules are about.
 pub const GATE: &str = "RotateKubeletServerCertificate";
+/// The gate's fix on a command line, as one word: a constant text, `--feature-gates={GATE}=true`
+/// (a test holds the two in step).
+pub const FLAG_GATE_FIX: &str = "--feature-gates=RotateKubeletServerCertificate=true";
 /// The flags the rules read (without the leading `--`).
 pub const CA_FLAG: &str = "kubelet-certificate-authority";
 pub const CERT_FLAG: &str = "kubelet-client-certificate";

@@ -218,8 +218,8 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
     let fix_of = |rule: RuleId| {
         v.violations()
             .find(|j| j.finding.rule == rule)
-            .and_then(|j| j.finding.remediation.clone())
-            .unwrap_or_else(|| "the setting".to_string())
+            .and_then(|j| j.finding.remediation.as_deref())
+            .unwrap_or("the setting")
     };
     let tag = pass.tag();
     if !rem.patch.is_empty() {
@@ -258,7 +258,7 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
             let fix = fix_of(*rule);
             // Joined, not formatted: this runs for every rule a patch fixes.
             let note = if pass.dry_run {
-                ["would patch (dry-run): set ", &fix].concat()
+                ["would patch (dry-run): set ", fix].concat()
             } else {
                 let warning = [
                     WARNING_PREFIX,
@@ -267,10 +267,10 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
                     "] (",
                     rule.short_controls(),
                     "): set ",
-                    &fix,
+                    fix,
                 ];
                 warn(&mut r.warnings, warning.concat());
-                ["patched: set ", &fix].concat()
+                ["patched: set ", fix].concat()
             };
             annotate(&mut r.audit_annotations, rule.as_str(), &note);
         }

@@ -88,15 +88,8 @@ impl<'j> Cursor<'j> {
     pub fn peek(&mut self) -> Read<u8> {
         match self.bytes().get(self.at) {
             Some(&c) if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') => Ok(c),
-            _ => self.peek_past_space(),
+            _ => past_space(self.bytes(), &mut self.at),
         }
-    }
-
-    /// `peek` after whitespace: out of line, as the API server sends compact JSON.
-    #[cold]
-    #[inline(never)]
-    fn peek_past_space(&mut self) -> Read<u8> {
-        past_space(self.bytes(), &mut self.at)
     }
 
     fn eat(&mut self, byte: u8) -> Read<()> {
@@ -310,7 +303,10 @@ fn literal_end(b: &[u8], at: usize, word: &[u8]) -> Read<usize> {
     Ok(at + word.len())
 }
 
-/// The first byte at or after `at` that is not whitespace, with `at` moved to it.
+/// The first byte at or after `at` that is not whitespace, with `at` moved to it. Out of line,
+/// as the API server sends compact JSON.
+#[cold]
+#[inline(never)]
 fn past_space(b: &[u8], at: &mut usize) -> Read<u8> {
     while let Some(&c) = b.get(*at) {
         if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {

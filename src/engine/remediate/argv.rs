@@ -9,7 +9,7 @@ use crate::engine::read::at::At;
 use crate::engine::read::component::{Insert, Invocation};
 use crate::engine::read::flags::{Flags, Origin};
 use crate::engine::read::shell;
-use crate::engine::rules::{GATE, GATES_FLAG, ROTATE_FLAG, RuleId};
+use crate::engine::rules::{FLAG_GATE_FIX, GATE, GATES_FLAG, ROTATE_FLAG, RuleId};
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -114,7 +114,7 @@ impl<'a> FlagEdits<'a> {
             None => self.flags.last_index(GATES_FLAG),
         };
         let Some(n) = target else {
-            self.appended.push(format!("--feature-gates={GATE}=true"));
+            self.appended.push(FLAG_GATE_FIX.to_string());
             return;
         };
         let occ = &self.flags.occurrences[n];
