@@ -175,9 +175,18 @@ async fn run_async(args: ApproveCsrsArgs) -> ExitCode {
             }
         };
     }
+    // Listen before the watch starts (and before ready), and keep listening; `--once`,
+    // above, keeps the default action, as it has nothing to drain.
+    let mut signals = match crate::server::shutdown::Signals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kubelet-tls-guard approve-csrs: cannot listen for signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let signal_health = health.clone();
     tokio::spawn(async move {
-        match crate::server::shutdown::termination_signal().await {
+        match signals.next().await {
             Ok(sig) => tracing::info!(signal = sig, "shutting down"),
             Err(e) => tracing::warn!(error = %e, "cannot listen for signals; shutting down"),
         }

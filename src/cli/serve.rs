@@ -271,6 +271,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     let dev_dir = args.dev_cert_dir.clone();
     runtime.block_on(async move {
+        // Listen before the address is printed: a SIGTERM right after must drain, not kill.
+        let mut signals = match server::shutdown::Signals::listen() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kubelet-tls-guard serve: cannot listen for signals: {e}");
+                return ExitCode::from(1);
+            }
+        };
         let server = match server::start(Arc::new(policy), opts).await {
             Ok(s) => s,
             Err(e) => {
@@ -289,14 +297,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
             );
             let _ = out.flush();
         }
-        match server::shutdown::termination_signal().await {
+        match signals.next().await {
             Ok(signal) => tracing::info!(signal, "shutting down"),
             Err(e) => tracing::error!(error = %e, "cannot wait for signals; shutting down"),
         }
         server.shutdown();
         // A second signal means: do not wait for the drain.
-        tokio::spawn(async {
-            if server::shutdown::termination_signal().await.is_ok() {
+        tokio::spawn(async move {
+            if signals.next().await.is_ok() {
                 tracing::warn!("second signal: exiting without finishing the drain");
                 // exit skips destructors: write out the log first.
                 logging::flush();
