@@ -35,7 +35,7 @@ fn check_laws(obj: &Value, policy: &Policy) -> Result<(), String> {
             }
         }
     }
-    unique_volume_names(&patched)?;
+    sound_volumes(obj, &patched)?;
     let again = engine::remediate(&patched, policy, &all).map_err(|e| e.to_string())?;
     if !again.patch.is_empty() {
         return Err(format!("not idempotent: second patch {:?}", again.patch));
@@ -46,8 +46,9 @@ fn check_laws(obj: &Value, policy: &Policy) -> Result<(), String> {
     Ok(())
 }
 
-/// The API server rejects a pod spec whose volumes, or a container's mounts, repeat a name.
-fn unique_volume_names(obj: &Value) -> Result<(), String> {
+/// The API server rejects a pod spec whose volumes, or a container's mounts, repeat a name, or
+/// whose mount names no volume: a patch makes neither (a mount that named none before may).
+fn sound_volumes(before: &Value, obj: &Value) -> Result<(), String> {
     fn names(list: Option<&Value>) -> Vec<&str> {
         list.and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v["name"].as_str()).collect())
@@ -62,17 +63,43 @@ fn unique_volume_names(obj: &Value) -> Result<(), String> {
             Err(format!("{what} repeat a name: {names:?}"))
         }
     }
-    for spec in [
+    /// The names of a container's mounts that no volume of its pod spec has.
+    fn dangling<'v>(c: &'v Value, spec: Option<&Value>) -> Vec<&'v str> {
+        let volumes = names(spec.and_then(|s| s.get("volumes")));
+        let mounts = names(c.get("volumeMounts"));
+        mounts
+            .into_iter()
+            .filter(|m| !volumes.contains(m))
+            .collect()
+    }
+    for at in [
         "/spec",
         "/spec/template/spec",
         "/spec/jobTemplate/spec/template/spec",
     ] {
-        let Some(spec) = obj.pointer(spec) else {
+        let Some(spec) = obj.pointer(at) else {
             continue;
         };
         repeats(spec.get("volumes"), "volumes")?;
-        for c in spec["containers"].as_array().into_iter().flatten() {
+        for (i, c) in spec["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             repeats(c.get("volumeMounts"), "volumeMounts")?;
+            let dangling_before = before
+                .pointer(&format!("{at}/containers/{i}"))
+                .map(|c| dangling(c, before.pointer(at)))
+                .unwrap_or_default();
+            if let Some(m) = dangling(c, Some(spec))
+                .into_iter()
+                .find(|m| !dangling_before.contains(m))
+            {
+                return Err(format!(
+                    "the patch mounts a volume the pod lacks: {m}\n{spec:#}"
+                ));
+            }
         }
     }
     Ok(())
@@ -164,23 +191,26 @@ struct PodShape {
     gates_twice: Option<String>,
     layout: usize,
     terminator: bool,
-    /// 0: no volumes; 1: the pki directory mounted; 2: only an unrelated volume mounted.
+    /// 0: no volumes; 1: the pki directory mounted; 2: only an unrelated volume mounted;
+    /// 3: an unrelated volume mounted, with the name a patch's own volume takes first.
     mounts: usize,
     kind: usize,
     mirror: bool,
+    /// A second container, a copy of the first, after the sidecar.
+    twin: bool,
 }
 
 fn pod_shape() -> impl Strategy<Value = PodShape> {
     (
         (0usize..3, form(), form(), form()),
         (gates(), gates(), 0usize..4, any::<bool>()),
-        (0usize..3, 0usize..4, any::<bool>()),
+        (0usize..4, 0usize..4, any::<bool>(), any::<bool>()),
     )
         .prop_map(
             |(
                 (component, ca, cert, key),
                 (gates, gates_twice, layout, terminator),
-                (mounts, kind, mirror),
+                (mounts, kind, mirror, twin),
             )| PodShape {
                 component,
                 ca,
@@ -193,6 +223,7 @@ fn pod_shape() -> impl Strategy<Value = PodShape> {
                 mounts,
                 kind,
                 mirror,
+                twin,
             },
         )
 }
@@ -273,9 +304,19 @@ fn build_pod(s: &PodShape) -> Value {
             container["volumeMounts"] = json!([{"name": "logs", "mountPath": "/var/log/kube"}]);
             spec["volumes"] = json!([{"name": "logs", "emptyDir": {}}]);
         }
+        3 => {
+            container["volumeMounts"] =
+                json!([{"name": "kubelet-tls-guard-pki", "mountPath": "/var/lib/old"}]);
+            spec["volumes"] = json!([{"name": "kubelet-tls-guard-pki", "emptyDir": {}}]);
+        }
         _ => {}
     }
-    spec["containers"].as_array_mut().unwrap().push(container);
+    let containers = spec["containers"].as_array_mut().unwrap();
+    containers.push(container.clone());
+    if s.twin {
+        container["name"] = json!(format!("{exe}-twin"));
+        containers.push(container);
+    }
     let mut meta = json!({"name": exe, "namespace": "kube-system", "labels": {"component": exe}});
     if s.mirror {
         meta["annotations"] = json!({"kubernetes.io/config.mirror": "abc"});
@@ -396,6 +437,7 @@ fn failing_apiserver_gets_a_patch_with_the_ca_warning() {
         mounts: 1,
         kind: 0,
         mirror: false,
+        twin: false,
     };
     let obj = build_pod(&shape);
     let rem = engine::remediate(&obj, &Policy::default(), &|_| true).unwrap();
@@ -428,6 +470,7 @@ fn unmounted_path_is_reported_not_patched() {
         mounts: 0,
         kind: 1,
         mirror: false,
+        twin: false,
     };
     let obj = build_pod(&shape);
     let rem = engine::remediate(&obj, &Policy::default(), &|_| true).unwrap();

@@ -331,7 +331,7 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
     // the volumes a pruned pod keeps.
     let mounting = "mode: enforce\nremediation:\n  kubeletCertificateAuthority: /pki/ca.crt\n  \
                     addHostPathVolume: true\n";
-    let mut mounted = 0;
+    let (mut mounted, mut renamed) = (0, 0);
     for policy in ["", "mode: enforce\n", mounting] {
         let policy = Policy::from_yaml(policy, "test").expect("policy");
         for (name, body) in &bodies {
@@ -342,11 +342,12 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
                     .as_ref()
                     .ok()
                     .and_then(|a| a.pointer("/answer/response/auditAnnotations/patch"));
-                mounted += usize::from(
-                    patch.is_some_and(|p| p.to_string().contains("kubelet-tls-guard-pki")),
-                );
+                let patch = patch.map(Value::to_string).unwrap_or_default();
+                mounted += usize::from(patch.contains("kubelet-tls-guard-pki"));
+                renamed += usize::from(patch.contains("kubelet-tls-guard-pki-1"));
             }
         }
     }
     assert!(mounted > 0, "no patch mounted a directory");
+    assert!(renamed > 0, "no patch named its volume past a pod's own");
 }

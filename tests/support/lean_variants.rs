@@ -125,6 +125,16 @@ pub fn variants(bodies: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
                     odd.to_string().into_bytes(),
                 ));
             }
+            // A volume has the name a patch's own takes first: the patch takes another,
+            // which it reads from the names the pruned pod keeps.
+            let mut named = w.clone();
+            if let Some(Value::Array(volumes)) = named.pointer_mut(&format!("{spec}/volumes")) {
+                volumes.push(json!({"name": "kubelet-tls-guard-pki", "emptyDir": {}}));
+                variants.push((
+                    format!("{name} unfixed, a volume named as a patch's"),
+                    named.to_string().into_bytes(),
+                ));
+            }
         }
         if unfixed {
             variants.push((format!("{name} unfixed"), w.to_string().into_bytes()));

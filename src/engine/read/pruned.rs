@@ -48,10 +48,10 @@ const CONTAINER: Shape = Members(&[
 /// What a patch reads of a container's mounts: the paths it may extend (`remediate::volumes`).
 const MOUNTS: Shape = Items(&Members(&[("mountPath", All)]));
 
-/// What a patch reads of a pod's volumes: that they are a list it appends to. Each volume is
-/// kept, in place, with none of its members (a `hostPath` or `secret` was most of what a patch
-/// built of a control-plane pod).
-const VOLUMES: Shape = Items(&Members(&[]));
+/// What a patch reads of a pod's volumes: that they are a list it appends to, and the names a
+/// new volume must not take. Each volume is kept, in place, with its name alone (a `hostPath`
+/// or `secret` was most of what a patch built of a control-plane pod).
+const VOLUMES: Shape = Items(&Members(&[("name", All)]));
 
 const POD_SPEC: Shape = Members(&[
     ("containers", Containers),
@@ -317,7 +317,7 @@ mod tests {
         let mut patch_reads = engine_reads.clone();
         patch_reads["spec"]["containers"][0]["volumeMounts"] =
             json!([{"mountPath": "/etc/kubernetes/pki"}]);
-        patch_reads["spec"]["volumes"] = json!([{}]);
+        patch_reads["spec"]["volumes"] = json!([{"name": "k8s-certs"}]);
         assert_eq!(read(true), patch_reads);
     }
 }

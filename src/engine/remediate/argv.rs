@@ -2,7 +2,7 @@
 //! component's flags already are (a list item, or a word of a shell line).
 
 use super::ops::{add, replace};
-use super::volumes::mount_paths;
+use super::volumes::{Added, mount_paths};
 use super::{Remediation, note_fixed, wanted_flags};
 use crate::engine::policy::Policy;
 use crate::engine::read::at::At;
@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// The operations that set the flags `rules` need on one container, with the mounts their
-/// paths need.
+/// paths need (and the volumes, recorded in `added`).
 pub(super) fn container(
     obj: &Value,
     pointer: &str,
     invocation: &Invocation,
     rules: &[RuleId],
     policy: &Policy,
+    added: &mut Added,
     out: &mut Remediation,
 ) -> Vec<PatchOperation> {
     let mut ops = Vec::new();
@@ -45,7 +46,7 @@ pub(super) fn container(
             rule,
             RuleId::ApiserverKubeletCa | RuleId::ApiserverKubeletClientCert
         ) {
-            match mount_paths(obj, spec, pointer, &paths, policy, &mut planned) {
+            match mount_paths(obj, spec, pointer, &paths, policy, &mut planned, added) {
                 Ok(mounts) => ops.extend(mounts),
                 Err(reason) => {
                     out.not_remediable.push((*rule, reason));

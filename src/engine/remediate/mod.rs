@@ -45,6 +45,8 @@ pub struct Plan {
     /// Per embedded document (its pointer), the operations on it.
     embedded: BTreeMap<String, Vec<PatchOperation>>,
     declared: declared::Pendings,
+    /// The volumes added to each pod spec, shared by its containers.
+    volumes: volumes::Added,
 }
 
 impl Plan {
@@ -98,7 +100,15 @@ pub fn subject(
             pointer,
             invocation,
         } => {
-            let ops = argv::container(obj, pointer, invocation, &rules, policy, out);
+            let ops = argv::container(
+                obj,
+                pointer,
+                invocation,
+                &rules,
+                policy,
+                &mut plan.volumes,
+                out,
+            );
             plan.ops.extend(ops);
         }
         Settings::KubeletConfig {

@@ -34,9 +34,45 @@ pub(super) fn kubeadm_mounts(k: &KubeadmArgs, dir: &str) -> Vec<String> {
     mounts
 }
 
+/// The hostPath volumes a plan adds, per pod spec (its pointer): each directory's volume and
+/// its name. A second container of the pod that needs the same directory mounts the same
+/// volume; a new volume takes a name no volume of the pod has. (The API server rejects a pod
+/// whose volumes repeat a name, and a second `add` of a missing `volumes` list replaces the
+/// first.)
+#[derive(Default)]
+pub(super) struct Added(Vec<(String, Vec<(String, String)>)>);
+
+impl Added {
+    fn of(&mut self, spec: &str) -> &mut Vec<(String, String)> {
+        let at = match self.0.iter().position(|(s, _)| s == spec) {
+            Some(at) => at,
+            None => {
+                self.0.push((spec.to_string(), Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
+/// The name of a volume added to a pod: the first of `kubelet-tls-guard-pki`,
+/// `kubelet-tls-guard-pki-1`, … that neither the pod's volumes nor the plan's have.
+fn free_name(existing: &[&str], added: &[(String, String)]) -> String {
+    const BASE: &str = "kubelet-tls-guard-pki";
+    let taken = |n: &str| existing.contains(&n) || added.iter().any(|(_, a)| a == n);
+    if !taken(BASE) {
+        return BASE.to_string();
+    }
+    (1..)
+        .map(|i| format!("{BASE}-{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| BASE.to_string())
+}
+
 /// Make sure the container can read `paths`: already mounted, or (if the policy allows) a
-/// read-only hostPath volume of the parent directory is added. `planned` holds the directories
-/// earlier calls for the same container mounted; it grows by the ones this call mounts.
+/// read-only hostPath volume of the parent directory is added and mounted. `planned` holds the
+/// directories earlier calls for the same container mounted; it grows by the ones this call
+/// mounts. `added` holds the volumes the plan adds to each pod spec.
 pub(super) fn mount_paths(
     obj: &Value,
     spec: &str,
@@ -44,6 +80,7 @@ pub(super) fn mount_paths(
     paths: &[&str],
     policy: &Policy,
     planned: &mut Vec<String>,
+    added: &mut Added,
 ) -> Result<Vec<PatchOperation>, String> {
     // Each mount's few members are compared, not hashed (`At::member`): a control plane's
     // container has a dozen mounts.
@@ -80,31 +117,42 @@ pub(super) fn mount_paths(
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
-    let mut ops = Vec::new();
-    // After an earlier call's `add` of the whole list, the list exists: append to it.
-    let has_volumes = !planned.is_empty()
-        || obj
-            .at(&format!("{spec}/volumes"))
-            .is_some_and(Value::is_array);
+    let pod_volumes = obj.at(&format!("{spec}/volumes")).and_then(Value::as_array);
+    let existing: Vec<&str> = pod_volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.member("name")?.as_str())
+        .collect();
+    let added = added.of(spec);
+    // After an earlier `add` of the whole list (this container's or another's), the list
+    // exists: append to it.
+    let has_volumes = !added.is_empty() || pod_volumes.is_some();
     let has_mounts = !planned.is_empty()
         || obj
             .at(&format!("{container}/volumeMounts"))
             .is_some_and(Value::is_array);
     let mut volumes = Vec::new();
     let mut vmounts = Vec::new();
-    for (i, dir) in (planned.len()..).zip(dirs.iter()) {
-        let name = if i == 0 {
-            "kubelet-tls-guard-pki".to_string()
-        } else {
-            format!("kubelet-tls-guard-pki-{i}")
+    for dir in &dirs {
+        let name = match added.iter().find(|(d, _)| d == dir) {
+            Some((_, name)) => name.clone(),
+            None => {
+                let name = free_name(&existing, added);
+                volumes.push(json!({"name": name, "hostPath": {"path": dir, "type": "Directory"}}));
+                added.push((dir.to_string(), name.clone()));
+                name
+            }
         };
-        volumes.push(json!({"name": name, "hostPath": {"path": dir, "type": "Directory"}}));
         vmounts.push(json!({"name": name, "mountPath": dir, "readOnly": true}));
     }
+    let mut ops = Vec::new();
     for (has, base, items) in [
         (has_volumes, format!("{spec}/volumes"), volumes),
         (has_mounts, format!("{container}/volumeMounts"), vmounts),
     ] {
+        if items.is_empty() {
+            continue;
+        }
         if has {
             ops.extend(items.into_iter().map(|v| add(&format!("{base}/-"), v)));
         } else {
@@ -114,3 +162,7 @@ pub(super) fn mount_paths(
     planned.extend(dirs.iter().map(|d| d.to_string()));
     Ok(ops)
 }
+
+#[cfg(test)]
+#[path = "volumes_tests.rs"]
+mod tests;
