@@ -138,11 +138,18 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
     }
     let mut words = command.into_iter().chain(args).flatten().map(word);
     let (first, second) = (words.next(), words.next());
-    let argv = || {
+    // The words after the first `skip`, each with where it stands: the component's own word
+    // (and a hyperkube's) is never copied.
+    let argv = |skip: usize| {
         let len = command.map_or(0, Vec::len) + args.map_or(0, Vec::len);
-        let mut argv: Vec<Token> = Vec::with_capacity(len);
+        let mut argv: Vec<Token> = Vec::with_capacity(len.saturating_sub(skip));
+        let mut skip = skip;
         for (list, items) in [(List::Command, command), (List::Args, args)] {
             for (index, item) in items.into_iter().flatten().enumerate() {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
                 argv.push(Token {
                     text: word(item).to_string(),
                     origin: Origin::Item { list, index },
@@ -159,7 +166,7 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
 
     // `sh -c "<line>"`: the component is a simple command inside the line.
     if first.is_some_and(shell_name)
-        && let Some(inv) = from_shell(&argv())
+        && let Some(inv) = from_shell(&argv(0))
     {
         return Some(inv);
     }
@@ -182,8 +189,7 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
         }
     };
     let (component, skip) = found?;
-    let flag_tokens: Vec<Token> = argv().into_iter().skip(skip).collect();
-    let flags = Flags::parse(flag_tokens);
+    let flags = Flags::parse(argv(skip));
     let insert = list_insert(
         &flags,
         command.map_or(0, Vec::len),
