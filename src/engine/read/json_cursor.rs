@@ -88,8 +88,18 @@ impl<'j> Cursor<'j> {
     pub fn peek(&mut self) -> Read<u8> {
         match self.bytes().get(self.at) {
             Some(&c) if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') => Ok(c),
-            _ => past_space(self.bytes(), &mut self.at),
+            _ => self.peek_past_space(),
         }
+    }
+
+    /// `peek` after whitespace: out of line, as the API server sends compact JSON. A wrapper
+    /// taking only `self`: calling `past_space` here directly, with the text and the index,
+    /// measured 460 more instructions per mirror-pod answer and 1,000 more on a 30-container
+    /// Deployment (callgrind), for code that never runs on compact JSON.
+    #[cold]
+    #[inline(never)]
+    fn peek_past_space(&mut self) -> Read<u8> {
+        past_space(self.bytes(), &mut self.at)
     }
 
     fn eat(&mut self, byte: u8) -> Read<()> {
@@ -303,10 +313,8 @@ fn literal_end(b: &[u8], at: usize, word: &[u8]) -> Read<usize> {
     Ok(at + word.len())
 }
 
-/// The first byte at or after `at` that is not whitespace, with `at` moved to it. Out of line,
-/// as the API server sends compact JSON.
-#[cold]
-#[inline(never)]
+/// The first byte at or after `at` that is not whitespace, with `at` moved to it. Reached
+/// through the cold wrappers of `Cursor::peek` and the skip loop's `next`.
 fn past_space(b: &[u8], at: &mut usize) -> Read<u8> {
     while let Some(&c) = b.get(*at) {
         if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {

@@ -7,7 +7,7 @@
 //! bit each in one word, the index stays in a register, and the loop goes down and back up
 //! without a call.
 
-use super::{Cursor, Read, Unsure, deeper, literal_end, number_end, past_space, string_end};
+use super::{Cursor, Read, Unsure, deeper, literal_end, number_end, string_end};
 
 impl Cursor<'_> {
     /// Skip the value next, whatever it is, checking it is JSON. A string (most values) is
@@ -87,6 +87,13 @@ fn next(b: &[u8], at: &mut usize) -> Read<u8> {
         Some(&c) if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') => Ok(c),
         _ => past_space(b, at),
     }
+}
+
+/// [`next`] after whitespace: out of line, as the API server sends compact JSON.
+#[cold]
+#[inline(never)]
+fn past_space(b: &[u8], at: &mut usize) -> Read<u8> {
+    super::past_space(b, at)
 }
 
 /// A member's key, from its opening quote on, and its `:`: where its value starts.
