@@ -150,7 +150,7 @@ fn cases() -> Vec<(&'static str, Endpoint, Vec<u8>)> {
 /// count it alone (`--toggle-collect=*answer*`).
 #[inline(never)]
 fn answer(endpoint: Endpoint, body: &[u8], policy: &Policy) -> usize {
-    let Ok(review) = lean::parse(body, endpoint) else {
+    let Ok(review) = lean::parse(body, endpoint, policy) else {
         return 0;
     };
     let outcome = decide(endpoint, &review.request, policy);

@@ -293,7 +293,7 @@ async fn a_large_object_of_an_irrelevant_kind_is_answered_without_reading_it() {
 
 /// Request bytes to response bytes, through the lean first pass and through the full parse.
 fn answers(body: &[u8], endpoint: Endpoint, policy: &Policy) -> [Result<Value, String>; 2] {
-    [lean::parse(body, endpoint), parse_review(body)].map(|parsed| {
+    [lean::parse(body, endpoint, policy), parse_review(body)].map(|parsed| {
         let review = parsed.map_err(|e| e.to_string())?;
         let out = decide(endpoint, &review.request, policy);
         let bytes = render(review.api_version, review.request.uid(), &out.response)

@@ -218,9 +218,10 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
     // a typical body parses in microseconds, less than the hand-off to another thread costs.
     let small = body.len() <= INLINE_PARSE_LIMIT;
     let parsed = if small {
-        Ok(lean::parse(&body, endpoint))
+        Ok(lean::parse(&body, endpoint, &s.policy))
     } else {
-        tokio::task::spawn_blocking(move || lean::parse(&body, endpoint)).await
+        let policy = s.policy.clone();
+        tokio::task::spawn_blocking(move || lean::parse(&body, endpoint, &policy)).await
     };
     let review = match parsed {
         Ok(Ok(r)) => r,

@@ -20,19 +20,25 @@ use super::admission::{
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
 use super::resume::{Rest, Seen};
+use crate::engine::policy::Policy;
 use crate::engine::read::json_cursor::{Read, Unsure};
-use crate::engine::read::pruned;
+use crate::engine::read::pruned::{self, Reads};
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-/// Parse a request body as the webhook does for `endpoint`: most objects hold nothing for the
-/// engine and are answered from the lean pass, never built; of a pod only what the engine reads
-/// for that endpoint is built (the mounts a patch extends only for `/mutate`); everything else
-/// is [`parse_review`], which also words every error.
-pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewError> {
+/// Parse a request body as the webhook does for `endpoint` under `policy`: most objects hold
+/// nothing for the engine and are answered from the lean pass, never built; of a pod only what
+/// the engine reads for that endpoint is built (the mounts a patch extends only for `/mutate`,
+/// the pod's volumes only when the policy lets a patch add one); everything else is
+/// [`parse_review`], which also words every error.
+pub fn parse(
+    body: &[u8],
+    endpoint: Endpoint,
+    policy: &Policy,
+) -> Result<AdmissionReview, ReviewError> {
     // Read from bytes, serde_json checks the UTF-8 of every string it reads, in every pass; one
     // SIMD check of a body lets both passes read it as text. Not for a large body: the first
     // pass skips most of its strings unchecked, and a megabyte would cost more to check up
@@ -63,10 +69,18 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<AdmissionReview, ReviewE
         }
         FirstPass::Pruned(api_version, what, before) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let built = text.and_then(|text| match (what, endpoint) {
-                (Prune::Pod, Endpoint::Validate) => pruned::<PodObject<false>>(text, before),
-                (Prune::Pod, Endpoint::Mutate) => pruned::<PodObject<true>>(text, before),
-                (Prune::ConfigMap, _) => pruned::<ConfigMapObject>(text, before),
+            let adds_volumes = policy.remediation.add_host_path_volume;
+            let built = text.and_then(|text| match (what, endpoint, adds_volumes) {
+                (Prune::Pod, Endpoint::Validate, _) => {
+                    pruned::<PodObject<false, false>>(text, before)
+                }
+                (Prune::Pod, Endpoint::Mutate, false) => {
+                    pruned::<PodObject<true, false>>(text, before)
+                }
+                (Prune::Pod, Endpoint::Mutate, true) => {
+                    pruned::<PodObject<true, true>>(text, before)
+                }
+                (Prune::ConfigMap, ..) => pruned::<ConfigMapObject>(text, before),
             });
             if let Some(request) = built {
                 return Ok(AdmissionReview {
@@ -202,19 +216,26 @@ trait Pruned: for<'de> Deserialize<'de> {
 }
 
 /// A Pod or workload object with only what the engine reads, and with `PATCH` what a patch
-/// reads too.
-struct PodObject<const PATCH: bool>(Value);
+/// reads too, the volumes with `VOLUMES` (`pruned::Reads`).
+struct PodObject<const PATCH: bool, const VOLUMES: bool>(Value);
 
-impl<'de, const PATCH: bool> Deserialize<'de> for PodObject<PATCH> {
+impl<const PATCH: bool, const VOLUMES: bool> PodObject<PATCH, VOLUMES> {
+    const READS: Reads = Reads {
+        patch: PATCH,
+        volumes: VOLUMES,
+    };
+}
+
+impl<'de, const PATCH: bool, const VOLUMES: bool> Deserialize<'de> for PodObject<PATCH, VOLUMES> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        pruned::pod_object(d, PATCH).map(PodObject)
+        pruned::pod_object(d, Self::READS).map(PodObject)
     }
 }
 
-impl<const PATCH: bool> Pruned for PodObject<PATCH> {
+impl<const PATCH: bool, const VOLUMES: bool> Pruned for PodObject<PATCH, VOLUMES> {
     const BUILT: Built = Built::PodMembers;
     fn quick(text: &str, object_at: usize) -> Read<RequestFromObject<Self>> {
-        quick::from_object::<PATCH>(text, object_at)
+        quick::from_object::<PATCH, VOLUMES>(text, object_at)
     }
     fn into_value(self) -> Value {
         self.0

@@ -9,12 +9,12 @@ use crate::engine::read::pruned;
 use crate::server::envelope::quick::{gvk, once, owned};
 
 /// Read `text` from `object_at`, where a pod's object starts, to its end.
-pub(super) fn from_object<const PATCH: bool>(
+pub(super) fn from_object<const PATCH: bool, const VOLUMES: bool>(
     text: &str,
     object_at: usize,
-) -> Read<RequestFromObject<PodObject<PATCH>>> {
+) -> Read<RequestFromObject<PodObject<PATCH, VOLUMES>>> {
     read(text, object_at, |c| {
-        pruned::quick::pod_object(c, PATCH).map(PodObject)
+        pruned::quick::pod_object(c, PodObject::<PATCH, VOLUMES>::READS).map(PodObject)
     })
 }
 

@@ -59,7 +59,7 @@ fn moved(members: &[(String, String)], key: &str, front: bool) -> Vec<(String, S
 
 fn from_object(text: &str) -> Option<AdmissionRequest> {
     let (request, rest) = stopped(text)?;
-    super::from_object::<PodObject<true>>(text, request, rest?)
+    super::from_object::<PodObject<true, true>>(text, request, rest?)
 }
 
 /// The comparable parts of a request.
@@ -83,7 +83,7 @@ fn it_reads_what_the_whole_body_pod_pass_reads() {
         ("name after the object", body(&name_after, ":")),
     ] {
         let rest = from_object(&text).unwrap_or_else(|| panic!("{what}: not read from the object"));
-        let whole = whole_body::<PodObject<true>>(&text).expect("the whole-body pod pass");
+        let whole = whole_body::<PodObject<true, true>>(&text).expect("the whole-body pod pass");
         assert_eq!(summary(&rest), summary(&whole), "{what}");
         let full = parse_review(text.as_bytes())
             .expect("the full parse")
@@ -137,11 +137,13 @@ fn an_escaped_object_key_takes_the_whole_body_pod_pass() {
     let text = body(&members(), ":").replacen(r#""object":"#, r#""obj\u0065ct":"#, 1);
     let (_, rest) = stopped(&text).expect("the first pass stops");
     assert!(rest.is_none());
-    let parsed = parse(text.as_bytes(), Endpoint::Mutate).expect("parsed");
+    let parsed = parse(text.as_bytes(), Endpoint::Mutate, &Policy::default()).expect("parsed");
     assert_eq!(parsed.request.name.as_deref(), Some("kube-apiserver-cp-1"));
 }
 
-fn parts<const PATCH: bool>(r: &RequestFromObject<PodObject<PATCH>>) -> String {
+fn parts<const PATCH: bool, const VOLUMES: bool>(
+    r: &RequestFromObject<PodObject<PATCH, VOLUMES>>,
+) -> String {
     format!(
         "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {}",
         r.uid, r.kind, r.sub_resource, r.name, r.namespace, r.operation, r.dry_run, r.object.0
@@ -167,11 +169,14 @@ fn the_quick_read_from_the_object_reads_what_serde_reads() {
     ] {
         let (_, rest) = stopped(&text).unwrap_or_else(|| panic!("{what}: no stop"));
         let at = rest.expect("the object's offset").object_at;
-        let quick = quick::from_object::<true>(&text, at).expect(what);
-        let serde = from_object_serde::<PodObject<true>>(&text, at).expect(what);
+        let quick = quick::from_object::<true, true>(&text, at).expect(what);
+        let serde = from_object_serde::<PodObject<true, true>>(&text, at).expect(what);
         assert_eq!(parts(&quick), parts(&serde), "{what}");
-        let quick = quick::from_object::<false>(&text, at).expect(what);
-        let serde = from_object_serde::<PodObject<false>>(&text, at).expect(what);
+        let quick = quick::from_object::<true, false>(&text, at).expect(what);
+        let serde = from_object_serde::<PodObject<true, false>>(&text, at).expect(what);
+        assert_eq!(parts(&quick), parts(&serde), "{what}");
+        let quick = quick::from_object::<false, false>(&text, at).expect(what);
+        let serde = from_object_serde::<PodObject<false, false>>(&text, at).expect(what);
         assert_eq!(parts(&quick), parts(&serde), "{what}");
     }
     // A member the first pass read, again after the request: left to serde, which refuses it.
@@ -181,6 +186,6 @@ fn the_quick_read_from_the_object_reads_what_serde_reads() {
     );
     let (_, rest) = stopped(&again).expect("stopped");
     let at = rest.expect("offset").object_at;
-    assert!(quick::from_object::<true>(&again, at).is_err());
-    assert!(from_object_serde::<PodObject<true>>(&again, at).is_none());
+    assert!(quick::from_object::<true, true>(&again, at).is_err());
+    assert!(from_object_serde::<PodObject<true, true>>(&again, at).is_none());
 }

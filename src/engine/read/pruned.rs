@@ -27,6 +27,9 @@ enum Shape {
     /// Read by remediation alone (the mounts a patch may extend): kept, in this shape, only
     /// when building for a patch; `/validate` never reads it.
     Remediation(&'static Shape),
+    /// A pod's volumes: read by a patch only when it may add a volume
+    /// (`remediation.addHostPathVolume`, `remediate::volumes`), and kept only then.
+    Volumes(&'static Shape),
     /// A pod spec's containers, each a [`CONTAINER`]. The quick reader keeps a container after
     /// the first that surely runs no component (`component::may_run`) as `null`, in its place:
     /// building a Deployment's sidecars was most of its answer, and the engine reads only the
@@ -35,7 +38,7 @@ enum Shape {
     Containers,
 }
 
-use Shape::{All, Containers, Items, Members, Remediation};
+use Shape::{All, Containers, Items, Members, Remediation, Volumes};
 
 const CONTAINER: Shape = Members(&[
     ("name", All),
@@ -53,10 +56,7 @@ const MOUNTS: Shape = Items(&Members(&[("mountPath", All)]));
 /// or `secret` was most of what a patch built of a control-plane pod).
 const VOLUMES: Shape = Items(&Members(&[("name", All)]));
 
-const POD_SPEC: Shape = Members(&[
-    ("containers", Containers),
-    ("volumes", Remediation(&VOLUMES)),
-]);
+const POD_SPEC: Shape = Members(&[("containers", Containers), ("volumes", Volumes(&VOLUMES))]);
 
 const TEMPLATE: Shape = Members(&[
     ("metadata", Members(&[("labels", All)])),
@@ -66,7 +66,7 @@ const TEMPLATE: Shape = Members(&[
 /// A Pod's spec, a workload's (its template), or a CronJob's (its job's template).
 const SPEC: Shape = Members(&[
     ("containers", Containers),
-    ("volumes", Remediation(&VOLUMES)),
+    ("volumes", Volumes(&VOLUMES)),
     ("template", TEMPLATE),
     (
         "jobTemplate",
@@ -113,19 +113,53 @@ const CONFIG_MAP: Shape = Members(&[
     ),
 ]);
 
-/// A ConfigMap with the members the engine reads, for `/validate` and `/mutate` alike.
-pub fn config_map_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    Keep(CONFIG_MAP, true).deserialize(d)
+/// What a pruned object keeps besides what the engine reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// What a patch reads (`/mutate`): the mounts it may extend.
+    pub patch: bool,
+    /// With `patch`: a pod's volumes, which a patch reads only when the policy lets it add
+    /// one (`remediation.addHostPathVolume`).
+    pub volumes: bool,
 }
 
-/// A Pod or workload object with the members the engine reads; `patch`: also those only a
-/// patch reads (`/mutate`).
-pub fn pod_object<'de, D: Deserializer<'de>>(d: D, patch: bool) -> Result<Value, D::Error> {
-    Keep(OBJECT, patch).deserialize(d)
+impl Reads {
+    /// What the engine reads alone (`/validate`).
+    pub const EVALUATE: Reads = Reads {
+        patch: false,
+        volumes: false,
+    };
+
+    /// What a patch reads too (`/mutate`), the volumes when `adds_volumes`.
+    pub const fn patch(adds_volumes: bool) -> Reads {
+        Reads {
+            patch: true,
+            volumes: adds_volumes,
+        }
+    }
+
+    /// Is a member of this shape kept?
+    fn keeps(self, shape: Shape) -> bool {
+        match shape {
+            Remediation(_) => self.patch,
+            Volumes(_) => self.patch && self.volumes,
+            _ => true,
+        }
+    }
+}
+
+/// A ConfigMap with the members the engine reads, for `/validate` and `/mutate` alike.
+pub fn config_map_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Keep(CONFIG_MAP, Reads::patch(true)).deserialize(d)
+}
+
+/// A Pod or workload object with the members the engine reads, and those `reads` names.
+pub fn pod_object<'de, D: Deserializer<'de>>(d: D, reads: Reads) -> Result<Value, D::Error> {
+    Keep(OBJECT, reads).deserialize(d)
 }
 
 #[derive(Clone, Copy)]
-struct Keep(Shape, bool);
+struct Keep(Shape, Reads);
 
 impl<'de> DeserializeSeed<'de> for Keep {
     type Value = Value;
@@ -133,7 +167,7 @@ impl<'de> DeserializeSeed<'de> for Keep {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         match self.0 {
             All => Value::deserialize(d),
-            Remediation(shape) => Keep(*shape, self.1).deserialize(d),
+            Remediation(shape) | Volumes(shape) => Keep(*shape, self.1).deserialize(d),
             _ => d.deserialize_any(Pruner(self)),
         }
     }
@@ -175,19 +209,19 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let Keep(Members(members), patch) = self.0 else {
+        let Keep(Members(members), reads) = self.0 else {
             return Value::deserialize(MapAccessDeserializer::new(map));
         };
         // Sized for every member kept: growing the map re-hashes it.
         let mut out = Map::with_capacity(members.len());
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match members.iter().find(|(name, _)| *name == key) {
-                Some((_, Remediation(_))) if !patch => {
+                Some((_, shape)) if !reads.keeps(*shape) => {
                     map.next_value::<Skipped>()?;
                 }
                 // A repeated key replaces the earlier value, as in serde_json's own `Value`.
                 Some((_, shape)) => {
-                    let value = map.next_value_seed(Keep(*shape, patch))?;
+                    let value = map.next_value_seed(Keep(*shape, reads))?;
                     out.insert(key.into_owned(), value);
                 }
                 None => {
@@ -199,13 +233,13 @@ impl<'de> Visitor<'de> for Pruner {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let (item, patch) = match self.0 {
-            Keep(Items(item), patch) => (*item, patch),
-            Keep(Containers, patch) => (CONTAINER, patch),
+        let (item, reads) = match self.0 {
+            Keep(Items(item), reads) => (*item, reads),
+            Keep(Containers, reads) => (CONTAINER, reads),
             _ => return Value::deserialize(SeqAccessDeserializer::new(seq)),
         };
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Keep(item, patch))? {
+        while let Some(v) = seq.next_element_seed(Keep(item, reads))? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -307,17 +341,19 @@ mod tests {
                 "nodeName": "n"},
             "status": {"phase": "Running"}});
         let text = pod.to_string();
-        let read = |patch| {
+        let read = |reads| {
             let mut de = serde_json::Deserializer::from_str(&text);
-            pod_object(&mut de, patch).unwrap()
+            pod_object(&mut de, reads).unwrap()
         };
         let engine_reads = json!({"kind": "Pod", "metadata": {"name": "p"},
             "spec": {"containers": [{"name": "c", "command": ["kube-apiserver"]}]}});
-        assert_eq!(read(false), engine_reads);
+        assert_eq!(read(Reads::EVALUATE), engine_reads);
         let mut patch_reads = engine_reads.clone();
         patch_reads["spec"]["containers"][0]["volumeMounts"] =
             json!([{"mountPath": "/etc/kubernetes/pki"}]);
+        // The volumes only for a patch that may add one.
+        assert_eq!(read(Reads::patch(false)), patch_reads);
         patch_reads["spec"]["volumes"] = json!([{"name": "k8s-certs"}]);
-        assert_eq!(read(true), patch_reads);
+        assert_eq!(read(Reads::patch(true)), patch_reads);
     }
 }

@@ -5,36 +5,35 @@
 //! What the cursor is not sure of is `Unsure`, and the caller reads the object with serde_json
 //! instead.
 
-use super::Shape::{Containers, Items, Members, Remediation};
-use super::{CONFIG_MAP, CONTAINER, Keep, OBJECT};
+use super::Shape::{Containers, Items, Members, Remediation, Volumes};
+use super::{CONFIG_MAP, CONTAINER, Keep, OBJECT, Reads};
 use crate::engine::read::component;
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
 use serde_json::{Map, Number, Value};
 
-/// A Pod or workload object with the members the engine reads; `patch`: also those only a
-/// patch reads.
-pub fn pod_object(c: &mut Cursor<'_>, patch: bool) -> Read<Value> {
-    keep(c, Keep(OBJECT, patch))
+/// A Pod or workload object with the members the engine reads, and those `reads` names.
+pub fn pod_object(c: &mut Cursor<'_>, reads: Reads) -> Read<Value> {
+    keep(c, Keep(OBJECT, reads))
 }
 
 /// A kubelet-config or kubeadm-config ConfigMap with the members the engine reads.
 pub fn config_map_object(c: &mut Cursor<'_>) -> Read<Value> {
-    keep(c, Keep(CONFIG_MAP, true))
+    keep(c, Keep(CONFIG_MAP, Reads::patch(true)))
 }
 
-fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
+fn keep(c: &mut Cursor<'_>, Keep(shape, reads): Keep) -> Read<Value> {
     match (shape, c.peek()?) {
-        (Remediation(shape), _) => keep(c, Keep(*shape, patch)),
+        (Remediation(shape) | Volumes(shape), _) => keep(c, Keep(*shape, reads)),
         (Members(members), b'{') => {
             // Sized for every member kept: growing the map re-hashes it.
             let mut out = Map::with_capacity(members.len());
             let mut key = c.first_key()?;
             while let Some(k) = key {
                 match members.iter().find(|(name, _)| *name == k) {
-                    Some((_, Remediation(_))) if !patch => c.skip()?,
+                    Some((_, shape)) if !reads.keeps(*shape) => c.skip()?,
                     // A repeated key replaces the earlier value, as in serde_json's `Value`.
                     Some((_, shape)) => {
-                        let value = keep(c, Keep(*shape, patch))?;
+                        let value = keep(c, Keep(*shape, reads))?;
                         out.insert(k.to_owned(), value);
                     }
                     None => c.skip()?,
@@ -51,7 +50,7 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
                 // The first container may be the pod's only one: always built.
                 if out.is_empty() || may_run(c) {
                     c.rewind(start);
-                    out.push(keep(c, Keep(CONTAINER, patch))?);
+                    out.push(keep(c, Keep(CONTAINER, reads))?);
                 } else {
                     out.push(Value::Null);
                 }
@@ -63,7 +62,7 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, patch): Keep) -> Read<Value> {
             let mut out = Vec::new();
             let mut more = c.first_item()?;
             while more {
-                out.push(keep(c, Keep(*item, patch))?);
+                out.push(keep(c, Keep(*item, reads))?);
                 more = c.next_item()?;
             }
             Ok(Value::Array(out))

@@ -4,14 +4,16 @@ use super::*;
 use crate::engine::read::component;
 use serde_json::json;
 
-fn serde_pruned(text: &str, patch: bool) -> Value {
+const ALL_READS: [Reads; 3] = [Reads::EVALUATE, Reads::patch(false), Reads::patch(true)];
+
+fn serde_pruned(text: &str, reads: Reads) -> Value {
     let mut de = serde_json::Deserializer::from_str(text);
-    super::super::pod_object(&mut de, patch).expect("serde reads it")
+    super::super::pod_object(&mut de, reads).expect("serde reads it")
 }
 
-fn quick_pruned(text: &str, patch: bool) -> Read<Value> {
+fn quick_pruned(text: &str, reads: Reads) -> Read<Value> {
     let mut c = Cursor::new(text);
-    let v = pod_object(&mut c, patch)?;
+    let v = pod_object(&mut c, reads)?;
     c.finish()?;
     Ok(v)
 }
@@ -89,9 +91,9 @@ fn with_idle_containers(quick: &Value, serde: &Value) -> Value {
 #[test]
 fn it_builds_what_serde_builds_but_idle_containers() {
     for text in objects() {
-        for patch in [false, true] {
-            let quick = quick_pruned(&text, patch).unwrap_or_else(|_| panic!("not sure of {text}"));
-            let serde = with_idle_containers(&quick, &serde_pruned(&text, patch));
+        for reads in ALL_READS {
+            let quick = quick_pruned(&text, reads).unwrap_or_else(|_| panic!("not sure of {text}"));
+            let serde = with_idle_containers(&quick, &serde_pruned(&text, reads));
             assert_eq!(quick, serde, "{text}");
             // The same member order, too.
             assert_eq!(quick.to_string(), serde.to_string(), "{text}");
@@ -113,8 +115,8 @@ fn containers_after_the_first_that_run_no_component_are_not_built() {
         {"name":"twice","name":"again"},
         "not a container"
     ]}}}}"#;
-    for patch in [false, true] {
-        let quick = quick_pruned(text, patch).expect("sure");
+    for reads in ALL_READS {
+        let quick = quick_pruned(text, reads).expect("sure");
         let built: Vec<bool> = quick["spec"]["template"]["spec"]["containers"]
             .as_array()
             .expect("containers")
@@ -130,7 +132,7 @@ fn containers_after_the_first_that_run_no_component_are_not_built() {
         );
         assert_eq!(
             quick,
-            with_idle_containers(&quick, &serde_pruned(text, patch)),
+            with_idle_containers(&quick, &serde_pruned(text, reads)),
             "{text}"
         );
     }
@@ -147,12 +149,16 @@ fn what_it_is_not_sure_of_is_left_to_serde() {
         r#"{"kind":"Pod","metadata":}"#,
         r#"{"kind":"Pod""#,
     ] {
-        assert_eq!(quick_pruned(text, true), Err(Unsure), "{text}");
+        assert_eq!(
+            quick_pruned(text, Reads::patch(true)),
+            Err(Unsure),
+            "{text}"
+        );
     }
     // A skipped member's escapes are only checked.
     let text = r#"{"kind":"Pod","status":{"m\u0061p":"\u00e9"},"metadata":{"name":"a\u00e9"}}"#;
     assert_eq!(
-        quick_pruned(text, false).ok(),
-        Some(serde_pruned(text, false))
+        quick_pruned(text, Reads::EVALUATE).ok(),
+        Some(serde_pruned(text, Reads::EVALUATE))
     );
 }
