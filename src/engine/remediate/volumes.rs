@@ -60,13 +60,13 @@ impl Added {
 fn free_name(existing: &[&str], added: &[(String, String)]) -> String {
     const BASE: &str = "kubelet-tls-guard-pki";
     let taken = |n: &str| existing.contains(&n) || added.iter().any(|(_, a)| a == n);
-    if !taken(BASE) {
-        return BASE.to_string();
+    let mut name = BASE.to_string();
+    let mut i = 0;
+    while taken(&name) {
+        i += 1;
+        name = format!("{BASE}-{i}");
     }
-    (1..)
-        .map(|i| format!("{BASE}-{i}"))
-        .find(|n| !taken(n))
-        .unwrap_or_else(|| BASE.to_string())
+    name
 }
 
 /// Make sure the container can read `paths`: already mounted, or (if the policy allows) a
