@@ -1,5 +1,5 @@
 //! The HTTP contract of `/validate` and `/mutate` (DESIGN.md section 5), driven through the
-//! router itself with `tower::ServiceExt::oneshot`: no TLS, no sockets, every status code and
+//! request handler itself (`server::http::route`): no TLS, no sockets, every status code and
 //! header in reach. What only TLS can show (handshakes, ALPN, slow peers) stays in
 //! tests/server.rs.
 
@@ -12,25 +12,24 @@ use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use kubelet_tls_guard::engine::policy::Policy;
-use kubelet_tls_guard::server::http::{AppState, router};
+use kubelet_tls_guard::server::http::{AppState, route};
 use kubelet_tls_guard::server::metrics::Metrics;
 use kubelet_tls_guard::server::pool::DecisionPool;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 const LIMIT: usize = 64 * 1024;
 
-fn app(policy: &str) -> axum::Router {
+fn app(policy: &str) -> Arc<AppState> {
     let policy = Policy::from_yaml(policy, "test").expect("test policy parses");
-    router(Arc::new(AppState {
+    Arc::new(AppState {
         policy: Arc::new(policy),
         metrics: Arc::new(Metrics::new()),
         body_limit: LIMIT,
         body_timeout: Duration::from_secs(5),
         pool: DecisionPool::new(2, Duration::from_secs(10)),
-    }))
+    })
 }
 
 struct Answer {
@@ -68,8 +67,11 @@ impl Answer {
     }
 }
 
-async fn call(app: axum::Router, req: Request<Body>) -> Answer {
-    let resp = app.oneshot(req).await.expect("the router never fails");
+async fn call(app: Arc<AppState>, req: Request<Body>) -> Answer {
+    answer(route(&app, req).await).await
+}
+
+async fn answer(resp: hyper::Response<http_body_util::Full<Bytes>>) -> Answer {
     let status = resp.status();
     let content_type = resp
         .headers()
@@ -276,13 +278,37 @@ async fn unknown_paths_are_404_and_other_methods_refused() {
         let a = call(app(""), post_json(path, &violating_pod())).await;
         a.assert_one_line_reason(StatusCode::NOT_FOUND, "/validate");
     }
-    let req = Request::builder()
-        .method(Method::GET)
-        .uri("/validate")
-        .body(Body::empty())
-        .expect("request");
-    let a = call(app(""), req).await;
-    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{}", a.text());
+    for (method, path) in [
+        (Method::GET, "/validate"),
+        (Method::HEAD, "/mutate"),
+        (Method::PUT, "/validate"),
+    ] {
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let resp = route(&app(""), req).await;
+        assert_eq!(
+            resp.headers().get(header::ALLOW).map(|v| v.as_bytes()),
+            Some(&b"POST"[..]),
+            "{method} {path}"
+        );
+        answer(resp)
+            .await
+            .assert_one_line_reason(StatusCode::METHOD_NOT_ALLOWED, path);
+    }
+}
+
+/// The API server calls a webhook with `?timeout=10s` appended to its path.
+#[tokio::test]
+async fn a_query_does_not_change_the_route() {
+    let review = violating_pod();
+    for path in ["/validate?timeout=10s", "/mutate?timeout=30s"] {
+        let a = call(app(""), post_json(path, &review)).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text());
+        assert_eq!(a.json()["response"]["uid"], review["request"]["uid"]);
+    }
 }
 
 /// One bad request leaves the next one unaffected (the state is shared, never poisoned).

@@ -19,7 +19,7 @@ use http_body_util::BodyExt;
 use kubelet_tls_guard::engine::policy::Policy;
 use kubelet_tls_guard::server::admission::{parse_review, render};
 use kubelet_tls_guard::server::decide::{Endpoint, decide};
-use kubelet_tls_guard::server::http::{AppState, router};
+use kubelet_tls_guard::server::http::{AppState, route};
 use kubelet_tls_guard::server::lean;
 use kubelet_tls_guard::server::metrics::Metrics;
 use kubelet_tls_guard::server::pool::DecisionPool;
@@ -27,31 +27,30 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
-fn app(policy: &str) -> axum::Router {
+fn app(policy: &str) -> Arc<AppState> {
     app_with(policy, Arc::new(Metrics::new()))
 }
 
-fn app_with(policy: &str, metrics: Arc<Metrics>) -> axum::Router {
+fn app_with(policy: &str, metrics: Arc<Metrics>) -> Arc<AppState> {
     let policy = Policy::from_yaml(policy, "test").expect("test policy parses");
-    router(Arc::new(AppState {
+    Arc::new(AppState {
         policy: Arc::new(policy),
         metrics,
         body_limit: 8 * 1024 * 1024,
         body_timeout: Duration::from_secs(10),
         pool: DecisionPool::new(2, Duration::from_secs(20)),
-    }))
+    })
 }
 
-async fn call(app: axum::Router, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
+async fn call(app: Arc<AppState>, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
     let req = Request::builder()
         .method(Method::POST)
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .expect("request");
-    let resp = app.oneshot(req).await.expect("the router never fails");
+    let resp = route(&app, req).await;
     let status = resp.status();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     (status, body)

@@ -7,9 +7,9 @@
 //! megabytes, while the answer (with `Connection: close`) goes out; the client reads it, stops
 //! sending and closes, and then so do we.
 
-use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
-use hyper::body::Body as _;
+use hyper::body::{Body, Bytes};
+use std::fmt::Display;
 use std::time::Duration;
 
 /// How long a refused body is drained at most.
@@ -17,20 +17,22 @@ pub const LINGER_TIME: Duration = Duration::from_secs(5);
 /// How much of a refused body is drained at most.
 pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
 
-pub enum BodyError {
+pub enum BodyError<B> {
     /// Over the limit; the unread rest, to drain.
-    TooLarge(Body),
+    TooLarge(B),
     Timeout,
     Read(String),
 }
 
 /// Collect `body` if it fits in `limit` bytes and arrives within `timeout`.
-pub async fn read_body(
-    mut body: Body,
-    limit: usize,
-    timeout: Duration,
-) -> Result<Bytes, BodyError> {
-    let collect = async {
+pub async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, BodyError<B>>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Display,
+{
+    // Owns the body: a refused one is handed back whole, to drain.
+    let collect = async move {
+        let mut body = body;
         // A body that arrives as one frame is kept as it came (hyper's buffer, no copy); one
         // in several frames is gathered in a buffer sized from its Content-Length.
         let mut first: Option<Bytes> = None;
@@ -42,7 +44,7 @@ pub async fn read_body(
             };
             let held = buf.len() + first.as_ref().map_or(0, Bytes::len);
             if held.saturating_add(data.len()) > limit {
-                return Err(BodyError::TooLarge(std::mem::take(&mut body)));
+                return Err(BodyError::TooLarge(body));
             }
             if held == 0 {
                 first = Some(data);
@@ -66,7 +68,10 @@ pub async fn read_body(
 
 /// Read and discard what the client still sends of a refused body, in the background, for at
 /// most [`LINGER_TIME`] and [`LINGER_BYTES`]; then let the connection close.
-pub fn drain(mut body: Body) {
+pub fn drain<B>(mut body: B)
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         let mut seen: u64 = 0;
         let discard = async {

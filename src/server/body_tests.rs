@@ -28,7 +28,7 @@ fn body(frames: &[&'static [u8]]) -> Body {
     ))
 }
 
-async fn read(frames: &[&'static [u8]], limit: usize) -> Result<Bytes, BodyError> {
+async fn read(frames: &[&'static [u8]], limit: usize) -> Result<Bytes, BodyError<Body>> {
     read_body(body(frames), limit, Duration::from_secs(10)).await
 }
 

@@ -7,13 +7,13 @@
 //! closed. On shutdown, a connection with no request in progress is closed at once; one with a
 //! request finishes it first.
 
+use super::http::{AppState, route};
 use super::metrics::{CloseLabels, Metrics};
-use axum::Router;
-use hyper::service::{Service, service_fn};
+use hyper::service::service_fn;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -95,7 +95,7 @@ impl Activity {
 #[derive(Clone)]
 pub struct ConnContext {
     pub acceptor: TlsAcceptor,
-    pub app: Router,
+    pub app: Arc<AppState>,
     pub builder: auto::Builder<TokioExecutor>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
@@ -150,14 +150,14 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, cx: ConnContext, _slot: Own
     let activity = Activity::new();
     let service = {
         let activity = activity.clone();
-        let inner = TowerToHyperService::new(cx.app.clone());
+        let app = cx.app.clone();
         service_fn(move |req| {
             let in_flight = activity.begin();
-            let call = inner.call(req);
+            let app = app.clone();
             async move {
-                let answer = call.await;
+                let answer = route(&app, req).await;
                 drop(in_flight);
-                answer
+                Ok::<_, Infallible>(answer)
             }
         })
     };

@@ -7,13 +7,13 @@ use super::decide::{Endpoint, Outcome, decide, kind_label};
 use super::lean;
 use super::metrics::{EndpointLabels, Metrics, RequestLabels, RuleLabels};
 use super::pool::{self, DecisionPool, PoolError};
+use super::reply::{self, Reply, closing, plain};
 use crate::engine::policy::Policy;
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, Version, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use hyper::body::{Body, Bytes};
+use hyper::header;
+use hyper::{Request, StatusCode, Version};
 use std::borrow::Cow;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,40 +30,40 @@ pub struct AppState {
     pub pool: DecisionPool,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/validate", post(validate))
-        .route("/mutate", post(mutate))
-        .fallback(not_found)
-        .with_state(state)
+/// Answer one request: `POST /validate` and `POST /mutate`, a 405 for another method there,
+/// a 404 elsewhere. Routed by hand, as two paths need no router: axum's boxed the handler's
+/// future and both bodies, and moved the future twice, on every request.
+pub async fn route<B>(s: &AppState, req: Request<B>) -> Reply
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Display,
+{
+    let endpoint = match req.uri().path() {
+        "/validate" => Endpoint::Validate,
+        "/mutate" => Endpoint::Mutate,
+        _ => {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "not found: POST AdmissionReviews to /validate or /mutate".into(),
+            );
+        }
+    };
+    if req.method() != hyper::Method::POST {
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "method not allowed: POST AdmissionReviews to {}",
+                req.uri().path()
+            ),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return r;
+    }
+    handle(endpoint, s, req).await
 }
 
-async fn validate(State(s): State<Arc<AppState>>, req: Request) -> Response {
-    handle(Endpoint::Validate, &s, req).await
-}
-
-async fn mutate(State(s): State<Arc<AppState>>, req: Request) -> Response {
-    handle(Endpoint::Mutate, &s, req).await
-}
-
-async fn not_found() -> Response {
-    plain(
-        StatusCode::NOT_FOUND,
-        "not found: POST AdmissionReviews to /validate or /mutate".into(),
-    )
-}
-
-/// A one-line plain-text answer for requests that are not AdmissionReviews.
-fn plain(code: StatusCode, message: String) -> Response {
-    let mut r = (code, format!("{message}\n")).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-fn is_json(req: &Request) -> Result<(), String> {
+fn is_json<B>(req: &Request<B>) -> Result<(), String> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return Err("missing Content-Type: send application/json".into());
     };
@@ -126,23 +126,18 @@ impl<'r> Summary<'r> {
     }
 }
 
-/// HTTP/1: tell the client the connection ends with this answer (the body was not read).
-fn closing(mut r: Response, version: Version) -> Response {
-    if version < Version::HTTP_2 {
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    r
-}
-
 /// The client waits for `100 Continue` before it sends the body: nothing to drain.
-fn expects_continue(req: &Request) -> bool {
+fn expects_continue<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
-async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
+async fn handle<B>(endpoint: Endpoint, s: &AppState, req: Request<B>) -> Reply
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Display,
+{
     let start = Instant::now();
     let reject = |code: StatusCode, decision: &'static str, message: String| {
         s.metrics
@@ -328,14 +323,7 @@ async fn handle(endpoint: Endpoint, s: &AppState, req: Request) -> Response {
         "admission decision"
     );
     match bytes {
-        Ok(bytes) => {
-            let mut r = (StatusCode::OK, bytes).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        Ok(bytes) => reply::json(bytes),
         Err(e) => internal_error(
             endpoint,
             s,
@@ -376,7 +364,7 @@ fn internal_error(
     s: &AppState,
     what: &str,
     error: &dyn std::fmt::Display,
-) -> Response {
+) -> Reply {
     tracing::error!(endpoint = endpoint.as_str(), error = %error, "{what}");
     s.metrics
         .requests

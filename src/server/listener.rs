@@ -5,8 +5,8 @@
 
 use super::accept::Acceptor;
 use super::conn::{self, ConnContext};
+use super::http::AppState;
 use super::metrics::Metrics;
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
@@ -48,7 +48,7 @@ fn http_builder(s: &ConnSettings) -> auto::Builder<TokioExecutor> {
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    app: Router,
+    app: Arc<AppState>,
     settings: ConnSettings,
     metrics: Arc<Metrics>,
     stop: impl Future<Output = ()>,

@@ -20,6 +20,7 @@ mod outcome;
 pub mod pool;
 pub mod reload;
 mod render;
+mod reply;
 mod resume;
 pub mod shutdown;
 pub mod tls;
@@ -199,13 +200,13 @@ pub async fn start(policy: Arc<Policy>, opts: ServerOptions) -> Result<RunningSe
         error,
     })?;
 
-    let app = http::router(Arc::new(http::AppState {
+    let app = Arc::new(http::AppState {
         policy,
         metrics: metrics.clone(),
         body_limit: opts.body_limit,
         body_timeout: opts.body_timeout,
         pool: pool::DecisionPool::new(opts.decision_concurrency, opts.decision_timeout),
-    }));
+    });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // The operations port and the reloader outlive the drain; they stop after it.
