@@ -94,7 +94,7 @@ fn to_json(d: &Doc) -> Value {
     Value::Object(o)
 }
 
-fn flags(gate: Option<bool>, boot: Option<bool>) -> Flags {
+fn flags(gate: Option<bool>, boot: Option<bool>) -> Flags<'static> {
     let mut words = vec!["--v=2".to_string()];
     if let Some(b) = gate {
         // Split form, and an earlier occurrence the later one overrides.
@@ -113,7 +113,7 @@ fn flags(gate: Option<bool>, boot: Option<bool>) -> Flags {
         words
             .into_iter()
             .map(|text| Token {
-                text,
+                text: text.into(),
                 origin: Origin::None,
             })
             .collect(),
@@ -261,8 +261,8 @@ proptest! {
         }
         write("/etc/kubelet.d/zz-not-a-drop-in.yaml", yaml(&to_json(&ignored)))?;
         let mut words = vec!["--config=/var/lib/kubelet/config.yaml".to_string(), "--config-dir".into(), "/etc/kubelet.d".into()];
-        words.extend(flags(flag_gate, flag_boot).tokens.into_iter().map(|t| t.text));
-        let flags = Flags::parse(words.into_iter().map(|text| Token { text, origin: Origin::None }).collect());
+        words.extend(flags(flag_gate, flag_boot).tokens.into_iter().map(|t| t.text.into_owned()));
+        let flags = Flags::parse(words.into_iter().map(|text| Token { text: text.into(), origin: Origin::None }).collect());
         let merged = kubelet_merge::load(&flags, root, None);
         prop_assert!(merged.errors.is_empty(), "{:?}", merged.errors);
 

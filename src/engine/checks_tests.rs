@@ -6,10 +6,10 @@ fn messages(out: &[Finding]) -> Vec<(&str, Option<&str>)> {
         .collect()
 }
 
-fn flags(words: &[&str]) -> Flags {
+fn flags(words: &[&str]) -> Flags<'static> {
     use crate::engine::read::flags::{Origin, Token};
     let token = |w: &&str| Token {
-        text: w.to_string(),
+        text: w.to_string().into(),
         origin: Origin::None,
     };
     Flags::parse(words.iter().map(token).collect())

@@ -29,14 +29,14 @@ pub const MIRROR_REASON: &str = "mirror pod of a static pod: the kubelet runs th
 /// One object, evaluated once: its findings and the subjects they came from, so that a
 /// remediation reuses them instead of reading the object again.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
+pub struct Evaluation<'a> {
     pub target: Target,
     pub findings: Vec<Finding>,
     /// Each subject with the range of `findings` it produced.
-    subjects: Vec<(Subject, Range<usize>)>,
+    subjects: Vec<(Subject<'a>, Range<usize>)>,
 }
 
-impl Evaluation {
+impl Evaluation<'_> {
     /// Is this the mirror pod of a static pod (reported, never patched)?
     pub fn is_mirror(&self) -> bool {
         self.target == (Target::Pod { mirror: true })
@@ -48,7 +48,7 @@ impl Evaluation {
 pub struct EvalError(pub String);
 
 /// Evaluate every rule that applies to `obj` (a full Kubernetes object or config document as JSON).
-pub fn evaluate(obj: &Value, policy: &Policy) -> Result<Evaluation, EvalError> {
+pub fn evaluate<'a>(obj: &'a Value, policy: &Policy) -> Result<Evaluation<'a>, EvalError> {
     if !obj.is_object() {
         return Err(EvalError(
             "not a Kubernetes object (expected a mapping)".into(),
@@ -82,7 +82,7 @@ pub fn evaluate(obj: &Value, policy: &Policy) -> Result<Evaluation, EvalError> {
 /// come back in `not_remediable`.
 pub fn remediate_evaluation(
     obj: &Value,
-    eval: &Evaluation,
+    eval: &Evaluation<'_>,
     policy: &Policy,
     select: &dyn Fn(RuleId) -> bool,
 ) -> Remediation {

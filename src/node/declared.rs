@@ -30,7 +30,7 @@ pub struct Declared {
     /// Where each argv word came from (`ExecStart in FILE`, `VAR in FILE`).
     pub sources: Vec<String>,
     /// The kubelet's flags (`None` when ExecStart does not run a kubelet).
-    pub flags: Option<Flags>,
+    pub flags: Option<Flags<'static>>,
     /// Environment files systemd would refuse (missing without the `-` prefix, unreadable).
     pub errors: Vec<LayerError>,
 }

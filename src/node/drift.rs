@@ -44,7 +44,7 @@ pub fn setting(rule: RuleId, flags: &Flags) -> String {
 /// The flags of every container running `component` in the manifests under `dir` (host path),
 /// with each manifest's kubelet path. The kubelet reads every file there except hidden ones;
 /// files it could not read are left to `check`, which reports them on their own.
-pub fn manifests(root: &Path, dir: &Path, component: Component) -> Vec<(PathBuf, Flags)> {
+pub fn manifests(root: &Path, dir: &Path, component: Component) -> Vec<(PathBuf, Flags<'static>)> {
     let mut out = Vec::new();
     for file in static_pod_files(dir) {
         let Ok(text) = inputs::read(&file) else {
@@ -74,7 +74,7 @@ pub fn manifests(root: &Path, dir: &Path, component: Component) -> Vec<(PathBuf,
                 if let Some(inv) = component::recognize(c, labels, containers.len() == 1)
                     && inv.component == component
                 {
-                    out.push((shown.clone(), inv.flags));
+                    out.push((shown.clone(), inv.flags.into_owned()));
                 }
             }
         }
@@ -127,12 +127,12 @@ mod tests {
     use super::*;
     use crate::engine::read::flags::{Origin, Token};
 
-    fn flags(words: &[&str]) -> Flags {
+    fn flags(words: &[&str]) -> Flags<'static> {
         Flags::parse(
             words
                 .iter()
                 .map(|w| Token {
-                    text: w.to_string(),
+                    text: w.to_string().into(),
                     origin: Origin::None,
                 })
                 .collect(),

@@ -11,7 +11,7 @@ pub struct FlagFile {
     /// The variables (or `ExecStart`) that hold flags, in the order the kubelet sees them.
     pub location: String,
     /// Tokens carry `Origin::Text` spans into the file text.
-    pub flags: Flags,
+    pub flags: Flags<'static>,
 }
 
 /// The assignments of an env file (`KEY=value`, `export KEY=value`), read as systemd's
@@ -82,7 +82,7 @@ fn trim_end(mut chars: Vec<(usize, char)>) -> Vec<(usize, char)> {
 }
 
 /// Words at whitespace, each with the span from its first to its last character in the text.
-fn split_words(chars: &[(usize, char)]) -> Vec<Token> {
+fn split_words(chars: &[(usize, char)]) -> Vec<Token<'static>> {
     let mut tokens = Vec::new();
     for word in chars
         .split(|(_, c)| c.is_whitespace())
@@ -92,7 +92,7 @@ fn split_words(chars: &[(usize, char)]) -> Vec<Token> {
             continue;
         };
         tokens.push(Token {
-            text: word.iter().map(|(_, c)| c).collect(),
+            text: word.iter().map(|(_, c)| c).collect::<String>().into(),
             origin: Origin::Text {
                 span: first..last + lc.len_utf8(),
             },
@@ -134,7 +134,7 @@ fn assignment(text: &str, word: &shell::Word) -> Option<Var> {
 /// A variable assignment: its name and the words of its value, with their spans in the file.
 pub(super) struct Var {
     name: String,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'static>>,
 }
 
 fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -219,7 +219,7 @@ pub(super) fn flag_file(text: &str, vars: &[Var], exec: Option<Range<usize>>) ->
                     used.push(name.to_string());
                 } else {
                     tokens.push(Token {
-                        text: w.text.clone(),
+                        text: w.text.clone().into(),
                         origin: Origin::Text {
                             span: r.start + w.span.start..r.start + w.span.end,
                         },

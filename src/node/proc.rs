@@ -22,7 +22,7 @@ pub struct Process {
     pub component: Component,
     pub argv: Vec<String>,
     /// The flags after the executable (and after the hyperkube subcommand).
-    pub flags: Flags,
+    pub flags: Flags<'static>,
     /// The working directory, when `PROC/PID/cwd` can be read: relative paths resolve there.
     pub cwd: Option<PathBuf>,
 }
@@ -51,7 +51,7 @@ pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
 /// Which component an argv runs, with its flags. Reuses the container recogniser: the argv
 /// is what a container's `command` would be. A shell wrapper (`sh -c "kube-apiserver …"`) is
 /// not the component: its child process is, and is found on its own.
-pub fn recognize(argv: &[String]) -> Option<(Component, Flags)> {
+pub fn recognize(argv: &[String]) -> Option<(Component, Flags<'static>)> {
     let first = argv.first()?;
     if first.is_empty() {
         return None;
@@ -60,7 +60,7 @@ pub fn recognize(argv: &[String]) -> Option<(Component, Flags)> {
     let inv = component::recognize(&container, None, true)?;
     match inv.insert {
         Insert::Shell { .. } => None,
-        Insert::List { .. } => Some((inv.component, inv.flags)),
+        Insert::List { .. } => Some((inv.component, inv.flags.into_owned())),
     }
 }
 

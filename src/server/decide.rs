@@ -196,7 +196,7 @@ struct PassResult {
 struct Judged<'a> {
     req: &'a AdmissionRequest,
     obj: &'a Value,
-    eval: &'a Evaluation,
+    eval: &'a Evaluation<'a>,
     policy: &'a Policy,
     v: &'a Verdict<'a>,
 }

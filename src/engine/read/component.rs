@@ -7,12 +7,14 @@ use crate::engine::read::flags::{Flags, List, Origin, Token};
 use crate::engine::read::shell;
 use crate::engine::rules::Component;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A recognised component invocation inside one container.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
+pub struct Invocation<'a> {
     pub component: Component,
-    pub flags: Flags,
+    /// Its words borrowed from the container (a shell line's words are copied).
+    pub flags: Flags<'a>,
     /// Where a missing flag is added.
     pub insert: Insert,
 }
@@ -128,7 +130,11 @@ pub(crate) fn may_run_item(container: &Value) -> bool {
 
 /// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
 /// `sole` says the container is the pod's only one.
-pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Invocation> {
+pub fn recognize<'v>(
+    container: &'v Value,
+    labels: Option<&Value>,
+    sole: bool,
+) -> Option<Invocation<'v>> {
     // The lists as they stand: most containers run no component, so nothing is copied yet.
     let list = |key: &str| container.member(key).and_then(Value::as_array);
     let command = list("command");
@@ -151,7 +157,7 @@ pub fn recognize(container: &Value, labels: Option<&Value>, sole: bool) -> Optio
                     continue;
                 }
                 argv.push(Token {
-                    text: word(item).to_string(),
+                    text: Cow::Borrowed(word(item)),
                     origin: Origin::Item { list, index },
                 });
             }
@@ -249,7 +255,7 @@ fn list_insert(
     }
 }
 
-fn from_shell(argv: &[Token]) -> Option<Invocation> {
+fn from_shell(argv: &[Token<'_>]) -> Option<Invocation<'static>> {
     // The option word must include `c` (`-c`, `-ec`, `-xc`); the line is the next word.
     let opt = argv.get(1)?;
     if !(opt.text.starts_with('-') && !opt.text.starts_with("--") && opt.text.contains('c')) {
@@ -259,7 +265,7 @@ fn from_shell(argv: &[Token]) -> Option<Invocation> {
     let Origin::Item { list, index } = line_token.origin else {
         return None;
     };
-    let line = line_token.text.as_str();
+    let line: &str = &line_token.text;
     for words in shell::simple_commands(line).ok()? {
         let mut rest = words.as_slice();
         // `exec`, `env`, and `VAR=value` prefixes do not change what runs.
@@ -289,10 +295,10 @@ fn from_shell(argv: &[Token]) -> Option<Invocation> {
         } else {
             continue;
         };
-        let tokens: Vec<Token> = tail
+        let tokens: Vec<Token<'static>> = tail
             .iter()
             .map(|w| Token {
-                text: w.text.clone(),
+                text: Cow::Owned(w.text.clone()),
                 origin: Origin::ShellWord {
                     list,
                     index,

@@ -100,7 +100,7 @@ pub struct Declared {
     /// What the source calls the place the flags live in (`kubelet-arg`, `kubeletExtraArgs`).
     pub args_name: String,
     /// Every flag as a `--name=value` token, distribution defaults included.
-    pub flags: Flags,
+    pub flags: Flags<'static>,
     /// `origins[i]` is where `flags.tokens[i]` came from.
     pub origins: Vec<ArgOrigin>,
     pub insert: Insert,

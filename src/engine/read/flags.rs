@@ -3,6 +3,7 @@
 
 use crate::engine::read::bytes;
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -38,9 +39,12 @@ impl List {
     }
 }
 
+/// One word of an argv. Its text is borrowed from the object the engine reads where it
+/// stands there whole (a container's `command` and `args` items): a kube-apiserver's thirty-odd
+/// words were each copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub text: String,
+pub struct Token<'a> {
+    pub text: Cow<'a, str>,
     pub origin: Origin,
 }
 
@@ -62,8 +66,8 @@ pub struct Occurrence {
 /// The flags of one component invocation, as [`Flags::parse`] made them: read them, do not
 /// change them (`last_audited` is derived from the occurrences).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Flags {
-    pub tokens: Vec<Token>,
+pub struct Flags<'a> {
+    pub tokens: Vec<Token<'a>>,
     pub occurrences: Vec<Occurrence>,
     /// Index of the `--` token that ends the flags, if any.
     pub terminator: Option<usize>,
@@ -149,15 +153,35 @@ pub fn is_bool_flag(name: &str) -> bool {
     BOOL_FLAGS.contains(&name)
 }
 
-impl Flags {
+impl Flags<'_> {
+    /// The same flags holding their own words, for a caller that keeps them after the object
+    /// they were read from.
+    pub fn into_owned(self) -> Flags<'static> {
+        Flags {
+            tokens: self
+                .tokens
+                .into_iter()
+                .map(|t| Token {
+                    text: Cow::Owned(t.text.into_owned()),
+                    origin: t.origin,
+                })
+                .collect(),
+            occurrences: self.occurrences,
+            terminator: self.terminator,
+            last_audited: self.last_audited,
+        }
+    }
+}
+
+impl<'a> Flags<'a> {
     /// Parse `tokens` (the words after the executable) the way pflag does.
-    pub fn parse(tokens: Vec<Token>) -> Flags {
+    pub fn parse(tokens: Vec<Token<'a>>) -> Flags<'a> {
         let mut occurrences = Vec::with_capacity(tokens.len());
         let mut terminator = None;
         let mut last_audited = [None; AUDITED];
         let mut i = 0;
         while i < tokens.len() {
-            let text = tokens[i].text.as_str();
+            let text: &str = &tokens[i].text;
             if text == "--" {
                 terminator = Some(i);
                 break;
@@ -221,7 +245,7 @@ impl Flags {
     }
 
     fn text(&self, token: usize) -> &str {
-        self.tokens.get(token).map_or("", |t| t.text.as_str())
+        self.tokens.get(token).map_or("", |t| &*t.text)
     }
 
     /// Index of the occurrence that takes effect (the last one) of `name`.

@@ -1,11 +1,11 @@
 use super::*;
 
-fn toks(words: &[&str]) -> Vec<Token> {
+fn toks(words: &[&str]) -> Vec<Token<'static>> {
     words
         .iter()
         .enumerate()
         .map(|(i, w)| Token {
-            text: w.to_string(),
+            text: w.to_string().into(),
             origin: Origin::Item {
                 list: List::Command,
                 index: i,

@@ -18,7 +18,7 @@ use subjects::{Subject, Target};
 
 /// Classify `obj` and extract its subjects: pods and pod templates, then the declared sources,
 /// then kubeadm's and the kubelet's configuration documents.
-pub fn extract(obj: &Value) -> (Target, Vec<Subject>) {
+pub fn extract(obj: &Value) -> (Target, Vec<Subject<'_>>) {
     if let Some(found) = subjects::extract_pod(obj) {
         return found;
     }

@@ -10,19 +10,19 @@ use std::sync::Arc;
 
 /// One component found in an object, with where its settings live.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Subject {
+pub struct Subject<'a> {
     pub component: Component,
     /// Container name, or the place in the object (`data.kubelet`, `apiServer.extraArgs`).
     pub location: String,
-    pub settings: Settings,
+    pub settings: Settings<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Settings {
+pub enum Settings<'a> {
     /// A container running the component; `pointer` is the container's JSON pointer.
     Container {
         pointer: String,
-        invocation: Invocation,
+        invocation: Invocation<'a>,
     },
     /// A KubeletConfiguration: the document itself (`embedded: None`) or a YAML string at
     /// `embedded` (a ConfigMap key). `config` is `Err` when that string does not parse.
@@ -48,7 +48,7 @@ pub struct KubeadmArgs {
     /// v1beta4 writes extraArgs as a list of `{name, value}`; earlier versions as a map.
     pub list_form: bool,
     /// extraArgs as `--name=value` tokens (`Origin::None`), in order.
-    pub flags: Flags,
+    pub flags: Flags<'static>,
 }
 
 /// What kind of object was evaluated, as far as the rules care.
@@ -119,7 +119,7 @@ fn in_kube_system(obj: &Value) -> bool {
 
 /// Classify `obj` and extract its subjects.
 /// A Pod or a workload's pod template: its component containers (`None` for other kinds).
-pub fn extract_pod(obj: &Value) -> Option<(Target, Vec<Subject>)> {
+pub fn extract_pod(obj: &Value) -> Option<(Target, Vec<Subject<'_>>)> {
     let kind = str_at(obj, "/kind").unwrap_or("");
     if let Some(spec) = pod_spec_pointer(kind) {
         let subjects = containers(obj, spec);
@@ -140,7 +140,7 @@ pub fn extract_pod(obj: &Value) -> Option<(Target, Vec<Subject>)> {
 }
 
 /// A KubeletConfiguration, a ClusterConfiguration, or kubeadm's ConfigMaps.
-pub fn extract_config(obj: &Value) -> (Target, Vec<Subject>) {
+pub fn extract_config(obj: &Value) -> (Target, Vec<Subject<'_>>) {
     let kind = str_at(obj, "/kind").unwrap_or("");
     match kind {
         "KubeletConfiguration" => (
@@ -157,7 +157,7 @@ pub fn extract_config(obj: &Value) -> (Target, Vec<Subject>) {
     }
 }
 
-fn containers(obj: &Value, spec: &str) -> Vec<Subject> {
+fn containers<'a>(obj: &'a Value, spec: &str) -> Vec<Subject<'a>> {
     // A Pod's labels are the object's; a template's are the template's. Walked from the
     // spec's pointer rather than formatted into new pointers: this runs for every pod.
     let labels = obj
@@ -208,7 +208,7 @@ fn kubelet_subject(
     location: &str,
     embedded: Option<String>,
     config: Result<Value, String>,
-) -> Subject {
+) -> Subject<'_> {
     Subject {
         component: Component::Kubelet,
         location: location.to_string(),
@@ -258,7 +258,7 @@ fn parse_embedded_keeping(text: &str, keep: &[&str]) -> Result<Value, String> {
     is_mapping(crate::yaml::mapping_keeping(text, keep)?)
 }
 
-fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
+fn config_map(obj: &Value) -> (Target, Vec<Subject<'_>>) {
     let name = str_at(obj, "/metadata/name").unwrap_or("");
     if is_kubelet_config_map_name(name)
         && let Some(text) = str_at(obj, "/data/kubelet")
@@ -298,7 +298,7 @@ fn config_map(obj: &Value) -> (Target, Vec<Subject>) {
     (Target::NotRelevant, Vec::new())
 }
 
-fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
+fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject<'static>> {
     let config = Arc::new(config);
     let list_form = str_at(&config, "/apiVersion").is_some_and(|v| v.ends_with("/v1beta4"));
     let prefix = if embedded.is_some() {
@@ -331,7 +331,7 @@ fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject> {
 }
 
 /// extraArgs (map or `{name, value}` list) as `--name=value` tokens.
-fn extra_args_tokens(args: Option<&Value>) -> Vec<Token> {
+fn extra_args_tokens(args: Option<&Value>) -> Vec<Token<'static>> {
     let token = |name: &str, value: &Value| {
         let other;
         let value = match value {
@@ -348,7 +348,7 @@ fn extra_args_tokens(args: Option<&Value>) -> Vec<Token> {
             text.push_str(part);
         }
         Token {
-            text,
+            text: text.into(),
             origin: Origin::None,
         }
     };

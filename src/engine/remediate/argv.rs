@@ -77,7 +77,7 @@ type SpanEdit = (std::ops::Range<usize>, String);
 
 /// Edits to the words of one invocation, rendered as list or shell-line operations.
 pub(super) struct FlagEdits<'a> {
-    flags: &'a Flags,
+    flags: &'a Flags<'a>,
     /// Token index → its new text.
     pub(super) replaced: BTreeMap<usize, String>,
     appended: Vec<String>,

@@ -12,15 +12,15 @@ use serde_json::Value;
 /// kubeadm's directory for the cluster's certificates, unless `certificatesDir` says otherwise.
 pub(crate) const KUBEADM_PKI: &str = "/etc/kubernetes/pki";
 
-pub(super) fn control_plane(obj: &Value) -> Vec<Subject> {
+pub(super) fn control_plane(obj: &Value) -> Vec<Subject<'_>> {
     spec_subjects(obj, "/spec/kubeadmConfigSpec", true)
 }
 
-pub(super) fn control_plane_template(obj: &Value) -> Vec<Subject> {
+pub(super) fn control_plane_template(obj: &Value) -> Vec<Subject<'_>> {
     spec_subjects(obj, "/spec/template/spec/kubeadmConfigSpec", true)
 }
 
-pub(super) fn bootstrap(obj: &Value, kind: &str) -> Vec<Subject> {
+pub(super) fn bootstrap(obj: &Value, kind: &str) -> Vec<Subject<'static>> {
     let base = if kind == "KubeadmConfigTemplate" {
         "/spec/template/spec"
     } else {
@@ -60,7 +60,7 @@ fn form_of(obj: &Value, spec: Option<&Value>) -> Form {
 /// Subjects of one kubeadmConfigSpec at `base`. A control plane always has the API server,
 /// controller manager and both kubelet configurations (absent ones get kubeadm's defaults); a
 /// bootstrap config only the ones it declares (a worker's is the join configuration).
-fn spec_subjects(obj: &Value, base: &str, control_plane: bool) -> Vec<Subject> {
+fn spec_subjects(obj: &Value, base: &str, control_plane: bool) -> Vec<Subject<'static>> {
     let spec = obj.pointer(base);
     let form = form_of(obj, spec);
     let at = |p: &str| spec.and_then(|s| s.pointer(p));

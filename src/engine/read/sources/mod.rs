@@ -25,14 +25,14 @@ pub use crate::engine::read::declared::{
 /// Collects tokens and their origins in order.
 #[derive(Default)]
 pub(crate) struct ArgsBuilder {
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'static>>,
     origins: Vec<ArgOrigin>,
 }
 
 impl ArgsBuilder {
     pub(crate) fn push(&mut self, name: &str, value: &str, origin: ArgOrigin) {
         self.tokens.push(Token {
-            text: format!("--{name}={value}"),
+            text: format!("--{name}={value}").into(),
             origin: Origin::None,
         });
         self.origins.push(origin);
@@ -139,7 +139,7 @@ pub(crate) fn esc(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-pub(crate) fn subject(component: Component, location: String, d: Declared) -> Subject {
+pub(crate) fn subject(component: Component, location: String, d: Declared) -> Subject<'static> {
     Subject {
         component,
         location,
@@ -148,7 +148,7 @@ pub(crate) fn subject(component: Component, location: String, d: Declared) -> Su
 }
 
 /// Recognise a declared source from its content; `None` when `obj` is none of them.
-pub fn extract(obj: &Value) -> Option<(Target, Vec<Subject>)> {
+pub fn extract(obj: &Value) -> Option<(Target, Vec<Subject<'_>>)> {
     // Every object the engine reads comes here first: its few members are scanned, not
     // hashed (`At::member`).
     let kind = obj.member("kind").and_then(Value::as_str).unwrap_or("");
