@@ -38,7 +38,8 @@ where
     B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Display,
 {
-    let endpoint = match req.uri().path() {
+    let path = req.uri().path();
+    let endpoint = match path {
         "/validate" => Endpoint::Validate,
         "/mutate" => Endpoint::Mutate,
         _ => {
@@ -51,10 +52,7 @@ where
     if req.method() != hyper::Method::POST {
         let mut r = plain(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "method not allowed: POST AdmissionReviews to {}",
-                req.uri().path()
-            ),
+            format!("method not allowed: POST AdmissionReviews to {path}"),
         );
         r.headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));

@@ -12,22 +12,19 @@ pub type Reply = Response<Full<Bytes>>;
 pub fn plain(code: StatusCode, message: String) -> Reply {
     let mut text = message;
     text.push('\n');
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    *r.status_mut() = code;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    typed(code, text.into(), "text/plain; charset=utf-8")
 }
 
 /// A 200 with an AdmissionReview.
 pub fn json(bytes: Vec<u8>) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(bytes)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    typed(StatusCode::OK, bytes.into(), "application/json")
+}
+
+fn typed(code: StatusCode, body: Bytes, content_type: &'static str) -> Reply {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 

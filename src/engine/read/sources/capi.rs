@@ -12,11 +12,11 @@ use serde_json::Value;
 /// kubeadm's directory for the cluster's certificates, unless `certificatesDir` says otherwise.
 pub(crate) const KUBEADM_PKI: &str = "/etc/kubernetes/pki";
 
-pub(super) fn control_plane(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn control_plane(obj: &Value) -> Vec<Subject<'static>> {
     spec_subjects(obj, "/spec/kubeadmConfigSpec", true)
 }
 
-pub(super) fn control_plane_template(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn control_plane_template(obj: &Value) -> Vec<Subject<'static>> {
     spec_subjects(obj, "/spec/template/spec/kubeadmConfigSpec", true)
 }
 

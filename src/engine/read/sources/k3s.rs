@@ -98,7 +98,7 @@ fn items(merged: &Merged, key: &str) -> (Vec<(String, String)>, Option<String>) 
     (out, container)
 }
 
-pub(super) fn subjects(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn subjects(obj: &Value) -> Vec<Subject<'static>> {
     let map = obj.as_object();
     let has = |k: &str| map.is_some_and(|m| m.keys().any(|x| base_key(x) == k));
     let agent = has("server") && !SERVER_ONLY.iter().any(|k| has(k));

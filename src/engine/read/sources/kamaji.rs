@@ -11,7 +11,7 @@ const ARGS: &str = "/spec/controlPlane/deployment/extraArgs";
 /// kubeadm's certificate directory, which Kamaji mounts into the control-plane pods.
 const PKI: &str = "/etc/kubernetes/pki";
 
-pub(super) fn subjects(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn subjects(obj: &Value) -> Vec<Subject<'static>> {
     [
         (Component::ApiServer, "apiServer"),
         (Component::ControllerManager, "controllerManager"),

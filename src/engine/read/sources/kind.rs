@@ -59,7 +59,7 @@ fn kind_gate(obj: &Value, b: &mut ArgsBuilder) {
     }
 }
 
-pub(super) fn subjects(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn subjects(obj: &Value) -> Vec<Subject<'static>> {
     let mut docs = Vec::new();
     let mut bad = Vec::new();
     for (pointer, text) in patch_strings(obj) {

@@ -148,7 +148,7 @@ pub(crate) fn subject(component: Component, location: String, d: Declared) -> Su
 }
 
 /// Recognise a declared source from its content; `None` when `obj` is none of them.
-pub fn extract(obj: &Value) -> Option<(Target, Vec<Subject<'_>>)> {
+pub fn extract(obj: &Value) -> Option<(Target, Vec<Subject<'static>>)> {
     // Every object the engine reads comes here first: its few members are scanned, not
     // hashed (`At::member`).
     let kind = obj.member("kind").and_then(Value::as_str).unwrap_or("");

@@ -37,7 +37,7 @@ fn passed(args: Option<&Value>) -> Option<Value> {
     Some(Value::Object(kept))
 }
 
-pub(super) fn subjects(obj: &Value) -> Vec<Subject<'_>> {
+pub(super) fn subjects(obj: &Value) -> Vec<Subject<'static>> {
     let worker = obj.pointer("/machine/type").and_then(Value::as_str) == Some("worker");
     let mut out = Vec::new();
     let one = |component: Component, pointer: &str, config: Option<DeclaredConfig>| {
