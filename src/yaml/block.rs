@@ -1,15 +1,19 @@
 //! A quick reader for the block YAML that Kubernetes tooling writes into ConfigMaps: a
 //! KubeletConfiguration or a kubeadm ClusterConfiguration as sigs.k8s.io/yaml emits it (block
-//! mappings and sequences, one-line plain or quoted scalars, comments, `{}` and `[]`).
+//! mappings and sequences, one-line plain or quoted scalars, comments, and one-line flow
+//! collections of such scalars, `[a, b]` and `{k: v}`, as hand-written manifests hold).
 //!
 //! serde_yaml_ng spent about 360 instructions per byte on such a document (the libyaml scanner),
 //! most of a kubelet-config review's time (issue 14). What this reader is not sure to read as
-//! serde_yaml_ng does — anchors, tags, flow collections, block and multi-line scalars, escapes,
-//! floats, tabs, non-ASCII text, odd indentation, any error — is `None`, and the caller parses
-//! the text with serde_yaml_ng, which decides and words the error. What it returns is the `Value`
-//! serde_yaml_ng builds, key order included (`block_tests.rs` compares the two).
+//! serde_yaml_ng does — anchors, tags, nested or multi-line flow collections, block and
+//! multi-line scalars, escapes, floats, tabs, non-ASCII text, odd indentation, any error — is
+//! `None`, and the caller parses the text with serde_yaml_ng, which decides and words the
+//! error. What it returns is the `Value` serde_yaml_ng builds, key order included
+//! (`block_tests.rs` and `flow_tests.rs` compare the two).
 
-use serde_json::{Map, Number, Value};
+use super::flow;
+use super::scalar::{Scalar, after_spaces, key, plain, quoted};
+use serde_json::{Map, Value};
 
 /// Levels of nesting read here; deeper text goes to serde_yaml_ng and the depth guard.
 const MAX_DEPTH: usize = 64;
@@ -208,6 +212,9 @@ impl Reader<'_, '_> {
             return None;
         }
         let value = scalar(text)?;
+        if value.is_collection() {
+            deeper(depth)?;
+        }
         let value = if self.build {
             value.into_value()
         } else {
@@ -236,12 +243,6 @@ impl Reader<'_, '_> {
     }
 }
 
-/// `text` after its leading spaces: a byte loop, cheaper on short lines than `trim_start_matches`.
-fn after_spaces(text: &str) -> &str {
-    let spaces = text.bytes().take_while(|&b| b == b' ').count();
-    text.get(spaces..).unwrap_or_default()
-}
-
 fn deeper(depth: usize) -> Option<usize> {
     (depth < MAX_DEPTH).then_some(depth + 1)
 }
@@ -251,166 +252,21 @@ fn is_entry(text: &str) -> bool {
     text == "-" || text.starts_with("- ")
 }
 
-/// A mapping key and what follows its `:`. Only plain keys that are surely strings: a letter,
-/// then letters, digits and `_-./`; not a word serde_yaml_ng resolves to a bool or null.
-fn key(text: &str) -> Option<(&str, &str)> {
-    let bytes = text.as_bytes();
-    if !bytes.first()?.is_ascii_alphabetic() {
-        return None;
-    }
-    let end = bytes
-        .iter()
-        .position(|&b| !IN_KEY[usize::from(b)])
-        .unwrap_or(bytes.len());
-    let (key, rest) = text.split_at(end);
-    let rest = rest.strip_prefix(':')?;
-    if !(rest.is_empty() || rest.starts_with(' ')) || word(key).is_some() {
-        return None;
-    }
-    Some((key, rest))
-}
-
-/// The bytes of a plain key read here.
-static IN_KEY: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/');
-        b += 1;
-    }
-    table
-};
-
-/// A one-line scalar as read, borrowed: a value is built from it only when it is kept.
-enum Scalar<'t> {
-    Null,
-    Bool(bool),
-    Str(&'t str),
-    Unsigned(u64),
-    EmptyMap,
-    EmptyList,
-}
-
-impl Scalar<'_> {
-    fn into_value(self) -> Value {
-        match self {
-            Scalar::Null => Value::Null,
-            Scalar::Bool(b) => Value::Bool(b),
-            Scalar::Str(s) => Value::String(s.to_owned()),
-            Scalar::Unsigned(n) => Value::Number(Number::from(n)),
-            Scalar::EmptyMap => Value::Object(Map::new()),
-            Scalar::EmptyList => Value::Array(Vec::new()),
-        }
-    }
-}
-
-/// Indicators a plain scalar cannot start with (a table: `[u8]::contains` is a memchr call).
-static STARTS_OTHER: [bool; 256] = {
-    let mut table = [false; 256];
-    let indicators = b"?:,[]{}#&*!|>'\"%@`";
-    let mut i = 0;
-    while i < indicators.len() {
-        table[indicators[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
-
-/// Plain words serde_yaml_ng reads as null or a bool, as their value.
-fn word(s: &str) -> Option<Scalar<'static>> {
-    match s {
-        "null" | "Null" | "NULL" | "~" => Some(Scalar::Null),
-        "true" | "True" | "TRUE" => Some(Scalar::Bool(true)),
-        "false" | "False" | "FALSE" => Some(Scalar::Bool(false)),
-        _ => None,
-    }
-}
-
-/// A one-line scalar, or `{}` / `[]`, then at most a comment.
+/// A one-line scalar or flow collection, then at most a comment.
 fn scalar(text: &str) -> Option<Scalar<'_>> {
-    match text.as_bytes().first()? {
-        q @ (b'"' | b'\'') => {
-            let body = text.get(1..)?;
-            let (content, after) = body.split_once(char::from(*q))?;
-            // Escapes (`\` in double quotes, `''` in single ones) are serde_yaml_ng's to decode.
-            if (*q == b'"' && content.contains('\\')) || (*q == b'\'' && after.starts_with('\'')) {
-                return None;
-            }
-            ends(after)?;
-            Some(Scalar::Str(content))
-        }
-        b'{' | b'[' => {
-            let (empty, after) = text.split_at_checked(2)?;
-            ends(after)?;
-            match empty {
-                "{}" => Some(Scalar::EmptyMap),
-                "[]" => Some(Scalar::EmptyList),
-                _ => None,
-            }
-        }
-        _ => plain(text),
-    }
+    let (value, after) = match text.as_bytes().first()? {
+        b'"' | b'\'' => quoted(text)?,
+        b'{' | b'[' => flow::collection(text)?,
+        _ => return plain(text),
+    };
+    ends(after)?;
+    Some(value)
 }
 
 /// What may follow a value on its line: spaces, then a comment.
 fn ends(after: &str) -> Option<()> {
     let rest = after_spaces(after);
     (rest.is_empty() || (rest.starts_with('#') && rest.len() < after.len())).then_some(())
-}
-
-/// A plain scalar up to a comment, resolved as serde_yaml_ng resolves it into a `Value`.
-fn plain(text: &str) -> Option<Scalar<'_>> {
-    let bytes = text.as_bytes();
-    let mut end = bytes.len();
-    for (at, &b) in bytes.iter().enumerate() {
-        match b {
-            b'#' if at.checked_sub(1).and_then(|before| bytes.get(before)) == Some(&b' ') => {
-                end = at;
-                break;
-            }
-            // `: ` or a final `:` would make a mapping here (an error); flow indicators are
-            // left to serde_yaml_ng.
-            b':' if bytes.get(at + 1).is_none_or(|&next| next == b' ') => return None,
-            b'[' | b']' | b'{' | b'}' => return None,
-            _ => {}
-        }
-    }
-    let s = text.get(..end)?.trim_end_matches(' ');
-    let first = *s.as_bytes().first()?;
-    // Indicators that start something else; `-` only before a space (a sequence entry).
-    if STARTS_OTHER[usize::from(first)] || s == "-" || s.starts_with("- ") {
-        return None;
-    }
-    if let Some(value) = word(s) {
-        return Some(value);
-    }
-    // A letter or `/` never starts a number serde_yaml_ng reads (`inf` and `nan` parse as f64
-    // but are refused as not finite); the rest may be a number.
-    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
-        return Some(Scalar::Str(s));
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        // Leading zeros make a string (YAML 1.2); past u64, serde_yaml_ng decides.
-        if s.len() > 1 && s.starts_with('0') {
-            return Some(Scalar::Str(s));
-        }
-        return s.parse::<u64>().ok().map(Scalar::Unsigned);
-    }
-    // Signed, radix-prefixed, float and `.inf`/`.nan` forms are serde_yaml_ng's to resolve; what
-    // is left (`10s`, `0.0.0.0`, `100Mi`, `-foo`) is a string.
-    let signs = s.bytes().take_while(|b| matches!(b, b'+' | b'-')).count();
-    let unsigned = s.as_bytes().get(signs..).unwrap_or_default();
-    let radix_or_dot = matches!(unsigned, [b'.', ..] | [b'0', b'x' | b'o' | b'b', ..]);
-    // A float is digits, signs, `.`, `e` and `_` alone: `10s` and `100Mi` need no parse.
-    let float_like = || {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b'_'))
-    };
-    if radix_or_dot || (float_like() && s.parse::<f64>().is_ok()) {
-        return None;
-    }
-    Some(Scalar::Str(s))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub mod block;
+mod flow;
+mod scalar;
 
 /// Deeper nesting than this is refused before parsing: no manifest comes near it, and the YAML
 /// parser's time grows faster than linearly with flow nesting depth.

@@ -1,0 +1,168 @@
+//! One-line scalars as serde_yaml_ng resolves them into a `Value`, and plain mapping keys: what
+//! the block reader (`block`) and its one-line flow collections (`flow`) read
+//! on a line. Anything not surely read as serde_yaml_ng reads it is `None`.
+
+use serde_json::{Map, Number, Value};
+
+/// `text` after its leading spaces: a byte loop, cheaper on short lines than `trim_start_matches`.
+pub(super) fn after_spaces(text: &str) -> &str {
+    let spaces = text.bytes().take_while(|&b| b == b' ').count();
+    text.get(spaces..).unwrap_or_default()
+}
+
+/// A mapping key and what follows its `:`. Only plain keys that are surely strings: a letter,
+/// then letters, digits and `_-./`; not a word serde_yaml_ng resolves to a bool or null.
+pub(super) fn key(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    if !bytes.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let end = bytes
+        .iter()
+        .position(|&b| !IN_KEY[usize::from(b)])
+        .unwrap_or(bytes.len());
+    let (key, rest) = text.split_at(end);
+    let rest = rest.strip_prefix(':')?;
+    if !(rest.is_empty() || rest.starts_with(' ')) || word(key).is_some() {
+        return None;
+    }
+    Some((key, rest))
+}
+
+/// The bytes of a plain key read here.
+static IN_KEY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// A one-line value as read, borrowed: a value is built from it only when it is kept.
+pub(super) enum Scalar<'t> {
+    Null,
+    Bool(bool),
+    Str(&'t str),
+    Unsigned(u64),
+    /// A one-line flow sequence of scalars (`flow`).
+    List(Vec<Scalar<'t>>),
+    /// A one-line flow mapping of plain keys to scalars (`flow`), in written order.
+    Map(Vec<(&'t str, Scalar<'t>)>),
+}
+
+impl Scalar<'_> {
+    pub(super) fn into_value(self) -> Value {
+        match self {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Str(s) => Value::String(s.to_owned()),
+            Scalar::Unsigned(n) => Value::Number(Number::from(n)),
+            Scalar::List(items) => {
+                Value::Array(items.into_iter().map(Scalar::into_value).collect())
+            }
+            Scalar::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    // As serde_json's `Value`: a repeated key takes the first one's place.
+                    map.insert(key.to_owned(), value.into_value());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// Is this a collection (a level of nesting)?
+    pub(super) fn is_collection(&self) -> bool {
+        matches!(self, Scalar::List(_) | Scalar::Map(_))
+    }
+}
+
+/// Indicators a plain scalar cannot start with (a table: `[u8]::contains` is a memchr call).
+static STARTS_OTHER: [bool; 256] = {
+    let mut table = [false; 256];
+    let indicators = b"?:,[]{}#&*!|>'\"%@`";
+    let mut i = 0;
+    while i < indicators.len() {
+        table[indicators[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Plain words serde_yaml_ng reads as null or a bool, as their value.
+fn word(s: &str) -> Option<Scalar<'static>> {
+    match s {
+        "null" | "Null" | "NULL" | "~" => Some(Scalar::Null),
+        "true" | "True" | "TRUE" => Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => Some(Scalar::Bool(false)),
+        _ => None,
+    }
+}
+
+/// A quoted scalar at the start of `text` without escapes, and the text after it.
+pub(super) fn quoted(text: &str) -> Option<(Scalar<'_>, &str)> {
+    let q = char::from(*text.as_bytes().first()?);
+    let (content, after) = text.get(1..)?.split_once(q)?;
+    // Escapes (`\` in double quotes, `''` in single ones) are serde_yaml_ng's to decode.
+    if (q == '"' && content.contains('\\')) || (q == '\'' && after.starts_with('\'')) {
+        return None;
+    }
+    Some((Scalar::Str(content), after))
+}
+
+/// A plain scalar up to a comment, resolved as serde_yaml_ng resolves it into a `Value`.
+pub(super) fn plain(text: &str) -> Option<Scalar<'_>> {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    for (at, &b) in bytes.iter().enumerate() {
+        match b {
+            b'#' if at.checked_sub(1).and_then(|before| bytes.get(before)) == Some(&b' ') => {
+                end = at;
+                break;
+            }
+            // `: ` or a final `:` would make a mapping here (an error); flow indicators are
+            // left to serde_yaml_ng.
+            b':' if bytes.get(at + 1).is_none_or(|&next| next == b' ') => return None,
+            b'[' | b']' | b'{' | b'}' => return None,
+            _ => {}
+        }
+    }
+    let s = text.get(..end)?.trim_end_matches(' ');
+    let first = *s.as_bytes().first()?;
+    // Indicators that start something else; `-` only before a space (a sequence entry).
+    if STARTS_OTHER[usize::from(first)] || s == "-" || s.starts_with("- ") {
+        return None;
+    }
+    if let Some(value) = word(s) {
+        return Some(value);
+    }
+    // A letter or `/` never starts a number serde_yaml_ng reads (`inf` and `nan` parse as f64
+    // but are refused as not finite); the rest may be a number.
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+        return Some(Scalar::Str(s));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        // Leading zeros make a string (YAML 1.2); past u64, serde_yaml_ng decides.
+        if s.len() > 1 && s.starts_with('0') {
+            return Some(Scalar::Str(s));
+        }
+        return s.parse::<u64>().ok().map(Scalar::Unsigned);
+    }
+    // Signed, radix-prefixed, float and `.inf`/`.nan` forms are serde_yaml_ng's to resolve; what
+    // is left (`10s`, `0.0.0.0`, `100Mi`, `-foo`) is a string.
+    let signs = s.bytes().take_while(|b| matches!(b, b'+' | b'-')).count();
+    let unsigned = s.as_bytes().get(signs..).unwrap_or_default();
+    let radix_or_dot = matches!(unsigned, [b'.', ..] | [b'0', b'x' | b'o' | b'b', ..]);
+    // A float is digits, signs, `.`, `e` and `_` alone: `10s` and `100Mi` need no parse.
+    let float_like = || {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b'_'))
+    };
+    if radix_or_dot || (float_like() && s.parse::<f64>().is_ok()) {
+        return None;
+    }
+    Some(Scalar::Str(s))
+}
