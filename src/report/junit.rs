@@ -85,21 +85,26 @@ fn to_xml(report: &Report) -> io::Result<String> {
     report.to_string().map_err(io::Error::other)
 }
 
-/// The `XmlString`s of texts seen before, up to [`Texts::MOST`] of them (then it starts
-/// afresh, so memory stays bounded whatever the number of files): a report's messages and
-/// remediations come from a few rules, and its test names (rule, object, location) repeat
-/// from file to file. A file's path, its suite's name, is made once anyway.
+/// The `XmlString`s of texts seen before, up to [`Texts::MOST`] of them of at most
+/// [`Texts::LONGEST`] bytes (then it starts afresh, so memory stays bounded whatever the number
+/// of files or the length of a value a message quotes): a report's messages and remediations
+/// come from a few rules, and its test names (rule, object, location) repeat from file to file.
+/// A file's path, its suite's name, is made once anyway.
 #[derive(Default)]
 struct Texts(HashMap<String, XmlString>);
 
 impl Texts {
     const MOST: usize = 4096;
+    const LONGEST: usize = 1024;
 
     fn get(&mut self, text: &str) -> XmlString {
         if let Some(made) = self.0.get(text) {
             return made.clone();
         }
         let made = XmlString::new(text);
+        if text.len() > Self::LONGEST {
+            return made;
+        }
         if self.0.len() >= Self::MOST {
             self.0.clear();
         }
@@ -165,6 +170,10 @@ mod tests {
                 assert_eq!(texts.get(text), XmlString::new(text), "{text:?}");
             }
         }
+        assert_eq!(texts.0.len(), 3);
+        // A long text is made each time, not kept.
+        let long = "x".repeat(Texts::LONGEST + 1);
+        assert_eq!(texts.get(&long).as_str(), long);
         assert_eq!(texts.0.len(), 3);
     }
 
