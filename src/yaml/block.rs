@@ -211,14 +211,11 @@ impl Reader<'_, '_> {
         if text.len() == rest.len() {
             return None;
         }
-        let value = scalar(text)?;
-        if value.is_collection() {
-            deeper(depth)?;
-        }
-        let value = if self.build {
-            value.into_value()
-        } else {
-            Value::Null
+        let value = match scalar(text) {
+            Some(value) if self.build => value.into_value(),
+            Some(_) => Value::Null,
+            // Not a scalar: a flow collection, or what serde_yaml_ng must decide.
+            None => self.flow(text, depth)?,
         };
         // A more indented line after a scalar continues it (a multi-line plain scalar) or is an
         // error: not read here.
@@ -230,6 +227,24 @@ impl Reader<'_, '_> {
             return None;
         }
         Some(value)
+    }
+
+    /// The one-line flow collection `text`, then at most a comment: a level deeper. Out of
+    /// line and tried only when `text` is not a scalar, so that the scalar path stays as short
+    /// as it was.
+    #[inline(never)]
+    fn flow(&self, text: &str, depth: usize) -> Option<Value> {
+        if !matches!(text.as_bytes().first(), Some(b'{' | b'[')) {
+            return None;
+        }
+        deeper(depth)?;
+        let (value, after) = flow::collection(text)?;
+        ends(after)?;
+        Some(if self.build {
+            value.into_value()
+        } else {
+            Value::Null
+        })
     }
 
     /// The block collection whose first line, next, stands at `indent`.
@@ -252,15 +267,26 @@ fn is_entry(text: &str) -> bool {
     text == "-" || text.starts_with("- ")
 }
 
-/// A one-line scalar or flow collection, then at most a comment.
+/// A one-line scalar, or `{}` / `[]`, then at most a comment (other flow collections are
+/// `Reader::flow`'s).
 fn scalar(text: &str) -> Option<Scalar<'_>> {
-    let (value, after) = match text.as_bytes().first()? {
-        b'"' | b'\'' => quoted(text)?,
-        b'{' | b'[' => flow::collection(text)?,
-        _ => return plain(text),
-    };
-    ends(after)?;
-    Some(value)
+    match text.as_bytes().first()? {
+        b'"' | b'\'' => {
+            let (value, after) = quoted(text)?;
+            ends(after)?;
+            Some(value)
+        }
+        b'{' | b'[' => {
+            let (empty, after) = text.split_at_checked(2)?;
+            ends(after)?;
+            match empty {
+                "{}" => Some(Scalar::EmptyMap),
+                "[]" => Some(Scalar::EmptyList),
+                _ => None,
+            }
+        }
+        _ => plain(text),
+    }
 }
 
 /// What may follow a value on its line: spaces, then a comment.

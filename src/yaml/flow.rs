@@ -8,9 +8,33 @@
 //! decides.
 
 use super::scalar::{Scalar, after_spaces, key, plain, quoted};
+use serde_json::{Map, Value};
+
+/// A one-line flow collection as read, borrowed: built only when it is kept.
+pub(super) enum Flow<'t> {
+    List(Vec<Scalar<'t>>),
+    /// Plain keys to scalars, in written order.
+    Map(Vec<(&'t str, Scalar<'t>)>),
+}
+
+impl Flow<'_> {
+    pub(super) fn into_value(self) -> Value {
+        match self {
+            Flow::List(items) => Value::Array(items.into_iter().map(Scalar::into_value).collect()),
+            Flow::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    // As serde_json's `Value`: a repeated key takes the first one's place.
+                    map.insert(key.to_owned(), value.into_value());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
 
 /// The flow collection at the start of `text` (its `[` or `{`), and the text after it.
-pub(super) fn collection(text: &str) -> Option<(Scalar<'_>, &str)> {
+pub(super) fn collection(text: &str) -> Option<(Flow<'_>, &str)> {
     let (mapping, close) = match text.as_bytes().first()? {
         b'[' => (false, b']'),
         b'{' => (true, b'}'),
@@ -51,9 +75,9 @@ pub(super) fn collection(text: &str) -> Option<(Scalar<'_>, &str)> {
     }
     let after = rest.get(1..)?;
     let value = if mapping {
-        Scalar::Map(entries)
+        Flow::Map(entries)
     } else {
-        Scalar::List(items)
+        Flow::List(items)
     };
     Some((value, after))
 }
