@@ -3,9 +3,9 @@
 //! went to serde_yaml_ng, about two fifths of `check`'s time over such files.
 //!
 //! Read only when each item or value is a one-line scalar as `scalar` reads it (quoted
-//! without escapes, or plain), and each key a plain key. A nested collection, a `:` or `#` in a
-//! plain item, an empty item, a trailing comma or anything else is `None`: serde_yaml_ng
-//! decides.
+//! without escapes, or plain), and each key a plain key. A nested collection, a `#` or a
+//! `: ` in a plain item, an empty item, a trailing comma or anything else is `None`:
+//! serde_yaml_ng decides.
 
 use super::scalar::{Scalar, after_spaces, key, plain, quoted};
 use serde_json::{Map, Value};
@@ -90,16 +90,22 @@ fn item(text: &str, close: u8) -> Option<(Scalar<'_>, &str)> {
         _ => {
             let end = text.bytes().position(|b| b == b',' || b == close)?;
             let (word, after) = text.split_at(end);
-            // Flow indicators, a `:` (a single-pair mapping, or a plain `a:b` libyaml reads
-            // its own way) and `#` (a comment) are serde_yaml_ng's.
+            // Flow indicators and `#` (a comment) are serde_yaml_ng's.
             if word
                 .bytes()
-                .any(|b| matches!(b, b'[' | b']' | b'{' | b'}' | b':' | b'#'))
+                .any(|b| matches!(b, b'[' | b']' | b'{' | b'}' | b'#'))
             {
                 return None;
             }
             let word = word.trim_end_matches(' ');
-            if word.is_empty() {
+            // A `:` inside a word (a URL, `host:port`) is part of it; one before a space or at
+            // its end would make a single-pair mapping, serde_yaml_ng's to read.
+            let bytes = word.as_bytes();
+            let pair = bytes
+                .iter()
+                .enumerate()
+                .any(|(at, &b)| b == b':' && bytes.get(at + 1).is_none_or(|&next| next == b' '));
+            if word.is_empty() || pair {
                 return None;
             }
             Some((plain(word)?, after))

@@ -21,6 +21,7 @@ fn flow_collections_of_scalars_are_read_as_with_serde_yaml_ng() {
         "a: [ ]\nb: { }\nc: [x]\nd: [ x ,y ]\ne: {k: v,j: w}\n",
         "a: [null, ~, true, False, 0, 007, 10s, 0.0.0.0, a b, -x, 'a, b', \"]\"]\n",
         "a: {k: 1, k: 2, j: ''}\n",
+        "a: [--etcd-servers=https://127.0.0.1:2379, a:b, 'c:']\nb: {url: http://h:1/p}\n",
     ] {
         let quick = mapping(text).unwrap_or_else(|| panic!("not read quickly:\n{text}"));
         assert_eq!(Ok(quick.to_string()), serde_reading(text), "{text}");
@@ -37,7 +38,9 @@ fn nested_multi_line_or_unsure_flow_is_declined() {
         "a: [1, 2,]\n",
         "a: [1, , 2]\n",
         "a: [,]\n",
-        "a: [a:b]\n",
+        "a: [a:]\n",
+        "a: [a:, b]\n",
+        "a: {b: c:}\n",
         "a: [a: b]\n",
         "a: [a #c]\n",
         "a: [1.5]\n",
@@ -63,7 +66,7 @@ fn item() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => prop::sample::select(vec![
             "a", "b c", "10s", "0", "007", "-1", "1.5", "null", "~", "True", "yes", "-", "--x",
-            "-x", "a:b", "a: b", "a #c", "a#c", "''", "'a, b'", "'it''s'", "\"x\\ty\"", "\"]\"",
+            "-x", "a:b", "a: b", "a:", "http://h:1/p", ":a", "a #c", "a#c", "''", "'a, b'", "'it''s'", "\"x\\ty\"", "\"]\"",
             "&a x", "*a", "!t x", "?", "|", "[a]", "{a: b}", "/p/q", "0.0.0.0",
         ])
         .prop_map(str::to_string),
