@@ -98,16 +98,11 @@ fn item(text: &str, close: u8) -> Option<(Scalar<'_>, &str)> {
                 return None;
             }
             let word = word.trim_end_matches(' ');
-            // A `:` inside a word (a URL, `host:port`) is part of it; one before a space or at
-            // its end would make a single-pair mapping, serde_yaml_ng's to read.
-            let bytes = word.as_bytes();
-            let pair = bytes
-                .iter()
-                .enumerate()
-                .any(|(at, &b)| b == b':' && bytes.get(at + 1).is_none_or(|&next| next == b' '));
-            if word.is_empty() || pair {
+            if word.is_empty() {
                 return None;
             }
+            // A `:` inside a word (a URL, `host:port`) is part of it; `plain` declines one
+            // before a space or at the end, which would make a single-pair mapping.
             Some((plain(word)?, after))
         }
     }
