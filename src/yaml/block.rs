@@ -229,14 +229,11 @@ impl Reader<'_, '_> {
         Some(value)
     }
 
-    /// The one-line flow collection `text`, then at most a comment: a level deeper. Out of
-    /// line and tried only when `text` is not a scalar, so that the scalar path stays as short
-    /// as it was.
+    /// The one-line flow collection `text` (`None` for anything else), then at most a
+    /// comment: a level deeper. Out of line and tried only when `text` is not a scalar, so that
+    /// the scalar path stays as short as it was.
     #[inline(never)]
     fn flow(&self, text: &str, depth: usize) -> Option<Value> {
-        if !matches!(text.as_bytes().first(), Some(b'{' | b'[')) {
-            return None;
-        }
         deeper(depth)?;
         let (value, after) = flow::collection(text)?;
         ends(after)?;
@@ -267,8 +264,9 @@ fn is_entry(text: &str) -> bool {
     text == "-" || text.starts_with("- ")
 }
 
-/// A one-line scalar, or `{}` / `[]`, then at most a comment (other flow collections are
-/// `Reader::flow`'s).
+/// A one-line scalar, or `{}` / `[]`, then at most a comment. The empty ones are read here,
+/// as before flow collections were read at all: a configuration's `{}` stays off the
+/// out-of-line path (`Reader::flow` reads the others).
 fn scalar(text: &str) -> Option<Scalar<'_>> {
     match text.as_bytes().first()? {
         b'"' | b'\'' => {
@@ -297,4 +295,4 @@ fn ends(after: &str) -> Option<()> {
 
 #[cfg(test)]
 #[path = "block_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::skip;
 
 /// serde_yaml_ng's reading of `text`, as JSON text (key order matters to the engine's edits).
-fn serde_reading(text: &str) -> Result<String, String> {
+pub(in crate::yaml) fn serde_reading(text: &str) -> Result<String, String> {
     serde_yaml_ng::from_str::<Value>(text)
         .map(|v| v.to_string())
         .map_err(|e| e.to_string())
@@ -15,14 +15,14 @@ fn serde_reading(text: &str) -> Result<String, String> {
 
 /// Read here, and read the same by serde_yaml_ng.
 #[track_caller]
-fn same(text: &str) {
+pub(in crate::yaml) fn same(text: &str) {
     let quick = mapping(text).unwrap_or_else(|| panic!("not read quickly:\n{text}"));
     assert_eq!(Ok(quick.to_string()), serde_reading(text), "{text}");
 }
 
 /// Left to serde_yaml_ng.
 #[track_caller]
-fn declined(text: &str) {
+pub(in crate::yaml) fn declined(text: &str) {
     assert_eq!(mapping(text), None, "{text}");
 }
 
