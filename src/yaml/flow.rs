@@ -90,11 +90,9 @@ fn item(text: &str, close: u8) -> Option<(Scalar<'_>, &str)> {
         _ => {
             let end = text.bytes().position(|b| b == b',' || b == close)?;
             let (word, after) = text.split_at(end);
-            // Flow indicators and `#` (a comment) are serde_yaml_ng's.
-            if word
-                .bytes()
-                .any(|b| matches!(b, b'[' | b']' | b'{' | b'}' | b'#'))
-            {
+            // A `#` (a comment, or part of a word) is serde_yaml_ng's; `plain` declines flow
+            // indicators itself.
+            if word.bytes().any(|b| b == b'#') {
                 return None;
             }
             let word = word.trim_end_matches(' ');
