@@ -10,11 +10,13 @@
 //! ```
 //!
 //! `cli/` wires commands to these layers; `install/` makes certificates and webhook
-//! configurations; `fsio` and `yaml` are the one safe way to write files and read YAML.
+//! configurations; `fsio` and `yaml` are the one safe way to write files and read YAML;
+//! `bytes` holds the byte scans every reader shares.
 //! A new input kind goes in `engine/read` (objects) or `node/`/`cluster/` (sources), a new
 //! rule in `engine/rules` + `engine/checks` (+ `engine/remediate`), a new output in `report/`.
 #![forbid(unsafe_code)]
 
+pub mod bytes;
 pub mod cli;
 pub mod cluster;
 pub mod engine;

@@ -2,7 +2,7 @@
 //! users know who speaks) and audit annotations (bounded, no repeats).
 
 use super::admission::{AdmissionRequest, Response};
-use crate::engine::read::bytes;
+use crate::bytes;
 use crate::engine::rules::Finding;
 use serde_json::Value;
 use std::borrow::Cow;

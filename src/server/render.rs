@@ -2,7 +2,7 @@
 //! as they are, and only the values go through serde_json; the bytes are those of serialising
 //! the whole review (a test holds the two equal), at a fraction of the cost on every request.
 
-use crate::engine::read::bytes;
+use crate::bytes;
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;

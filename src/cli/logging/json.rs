@@ -9,7 +9,7 @@
 //! crate are rare and have their metadata rewritten by tracing-subscriber; they are handed to
 //! its own JSON format.
 
-use crate::engine::read::bytes;
+use crate::bytes;
 use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};

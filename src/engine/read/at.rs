@@ -6,7 +6,7 @@
 //! (a pruned container, metadata, labels) hold a few members, and hashing a key with SipHash
 //! costs more than comparing it with each of them.
 
-use crate::engine::read::bytes;
+use crate::bytes;
 use serde_json::Value;
 
 pub trait At {

@@ -1,8 +1,8 @@
 //! Which control-plane component a container runs, and the flags it is given
 //! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
 
+use crate::bytes;
 use crate::engine::read::at::At;
-use crate::engine::read::bytes;
 use crate::engine::read::flags::{Flags, List, Origin, Token};
 use crate::engine::read::shell;
 use crate::engine::rules::Component;

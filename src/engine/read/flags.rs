@@ -1,7 +1,7 @@
 //! pflag semantics over an argv: `--f=v`, `--f v`, bool flags, repeats (last wins), `--`,
 //! and `--feature-gates`, which accumulates across occurrences (last value per gate wins).
 
-use crate::engine::read::bytes;
+use crate::bytes;
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
 use std::borrow::Cow;
 use std::collections::BTreeMap;

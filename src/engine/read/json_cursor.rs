@@ -10,7 +10,7 @@
 //! accepts a text serde_json refuses, except that, like serde_json's own skipping, it does not
 //! decode the `\u` escapes of strings it skips.
 
-use crate::engine::read::bytes;
+use crate::bytes;
 
 /// Not read here: read the text with serde_json.
 #[derive(Debug, PartialEq, Eq)]

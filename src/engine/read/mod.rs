@@ -2,7 +2,6 @@
 //! Parsing only; no verdicts here.
 
 pub mod at;
-pub mod bytes;
 pub mod component;
 pub mod declared;
 pub mod flags;
