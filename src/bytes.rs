@@ -1,7 +1,8 @@
 //! Byte scans eight bytes at a time: the run of a JSON string's bytes that need no escape (the
-//! JSON cursor's strings, the log's escaper), and searches in the short words the readers split
-//! (flags at `=`, pointers at `/`). `str::find` with a char sets up a searcher on every call,
-//! and a byte-at-a-time loop costs about four instructions a byte.
+//! JSON cursor's strings, the log's escaper), and searches in the short words and lines the
+//! readers split (flags at `=`, pointers at `/`, YAML at line breaks). `str::find` with a char
+//! sets up a searcher on every call, and a byte-at-a-time loop costs about four instructions a
+//! byte.
 
 const ONES: u64 = u64::MAX / 255;
 const HIGH: u64 = ONES << 7;

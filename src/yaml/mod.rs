@@ -197,6 +197,23 @@ mod tests {
         }
     }
 
+    /// Lines are split at every line break wherever it falls in an eight-byte step: keys of every
+    /// length up to two steps, blank and space-only lines between them, with and without a final
+    /// line break.
+    #[test]
+    fn lines_split_wherever_their_breaks_fall() {
+        for width in 1..=17 {
+            let key = "k".repeat(width);
+            for blank in ["", "\n", "   \n", "\n\n"] {
+                let text =
+                    format!("{key}: 1\n{blank}{key}x:\n  a: b\n{blank}  c: {key}\nz: {width}");
+                block::tests::same(&text);
+                block::tests::same(&format!("{text}\n"));
+                block::tests::same(&format!("{text}\n{blank}"));
+            }
+        }
+    }
+
     #[test]
     fn a_syntax_error_ends_the_stream() {
         let docs = documents("a: 1\n---\nb: [\n---\nc: 3\n").unwrap();
