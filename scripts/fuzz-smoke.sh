@@ -5,7 +5,9 @@
 #
 # Environment:
 #   KTG_FUZZ=auto (default)  run when the nightly toolchain and cargo-fuzz are installed
-#   KTG_FUZZ=install         the same, installing cargo-fuzz first when it is missing
+#   KTG_FUZZ=install         the same, installing cargo-fuzz first when it is missing (the
+#                            default under CI=true: a CI run does not skip the smoke for want
+#                            of a tool it can install)
 #   KTG_FUZZ=0               never run
 #   KTG_FUZZ_SECONDS=30      seconds per target
 #
@@ -15,7 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'fuzz: %s\n' "$*"; }
 
-mode=${KTG_FUZZ:-auto}
+default=auto
+[ "${CI:-}" != true ] || default=install
+mode=${KTG_FUZZ:-$default}
 secs=${KTG_FUZZ_SECONDS:-30}
 case $secs in '' | *[!0-9]*) say "KTG_FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;; esac
 case $mode in

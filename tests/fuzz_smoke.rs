@@ -31,7 +31,8 @@ fn smoke(bin: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
     cmd.arg(crate_dir().join("scripts/fuzz-smoke.sh"))
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .env_remove("KTG_FUZZ")
-        .env_remove("KTG_FUZZ_SECONDS");
+        .env_remove("KTG_FUZZ_SECONDS")
+        .env_remove("CI");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -72,6 +73,23 @@ fn says_why_it_did_not_run() {
 
     let (code, _, err) = smoke(&stubs(tmp.path(), NIGHTLY, no_fuzz), &[("KTG_FUZZ", "yes")]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// Under CI=true a missing cargo-fuzz is installed, not reported as not run.
+#[test]
+fn installs_cargo_fuzz_under_ci() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("cargo.log");
+    // No cargo-fuzz, and its install fails: the run fails rather than saying it did not run.
+    let cargo = format!("echo \"$*\" >> '{}'\nexit 1", log.display());
+    let (code, out, _) = smoke(&stubs(tmp.path(), NIGHTLY, &cargo), &[("CI", "true")]);
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("not run"), "{out}");
+    let calls = std::fs::read_to_string(&log).expect("cargo was called");
+    assert!(
+        calls.lines().any(|l| l == "install cargo-fuzz --locked"),
+        "{calls}"
+    );
 }
 
 /// A `cargo` that records its arguments and answers `fuzz list` with two targets; `fuzz run`
