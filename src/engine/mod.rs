@@ -8,6 +8,7 @@
 use crate::engine::policy::Policy;
 use crate::engine::read::flags::Flags;
 use crate::engine::read::subjects::{Settings, Subject};
+use crate::engine::read::tree::Node;
 use crate::engine::rules::{Finding, RuleId};
 use serde_json::Value;
 use std::ops::Range;
@@ -55,6 +56,18 @@ pub fn evaluate<'a>(obj: &'a Value, policy: &Policy) -> Result<Evaluation<'a>, E
         ));
     }
     let (target, found) = read::extract(obj);
+    Ok(judge(target, found, policy))
+}
+
+/// [`evaluate`] of a Pod or workload read as a borrowed [`Tree`](read::tree::Tree) (or any
+/// [`Node`]): the same evaluation as of the pruned `Value`. `None` for another kind.
+pub fn evaluate_pod<'a, N: Node>(obj: &'a N, policy: &Policy) -> Option<Evaluation<'a>> {
+    let (target, found) = read::subjects::extract_pod(obj)?;
+    Some(judge(target, found, policy))
+}
+
+/// Every rule that applies to each subject found.
+fn judge<'a>(target: Target, found: Vec<Subject<'a>>, policy: &Policy) -> Evaluation<'a> {
     let mut findings = Vec::new();
     let mut subjects = Vec::with_capacity(found.len());
     for subject in found {
@@ -70,11 +83,11 @@ pub fn evaluate<'a>(obj: &'a Value, policy: &Policy) -> Result<Evaluation<'a>, E
         }
         subjects.push((subject, start..findings.len()));
     }
-    Ok(Evaluation {
+    Evaluation {
         target,
         findings,
         subjects,
-    })
+    }
 }
 
 /// The patch that fixes the violations of the rules `select` accepts, from an evaluation of

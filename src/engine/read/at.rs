@@ -59,7 +59,7 @@ impl At for Value {
 }
 
 /// An array index as serde_json reads it: no sign, no leading zero.
-fn index(token: &str) -> Option<usize> {
+pub(crate) fn index(token: &str) -> Option<usize> {
     if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
         return None;
     }

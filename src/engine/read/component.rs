@@ -2,11 +2,10 @@
 //! (DESIGN.md section 2: command, args, image entrypoint, hyperkube, `sh -c` lines, labels).
 
 use crate::bytes;
-use crate::engine::read::at::At;
 use crate::engine::read::flags::{Flags, List, Origin, Token};
 use crate::engine::read::shell;
+use crate::engine::read::tree::Node;
 use crate::engine::rules::Component;
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// A recognised component invocation inside one container.
@@ -114,7 +113,8 @@ pub fn may_run(first: Option<&str>, image: &str, name: Option<&str>, has_command
 /// [`may_run`] of a `containers[]` item, read as [`recognize`] reads it: what the quick pod
 /// pass's borrowed read is held to.
 #[cfg(test)]
-pub(crate) fn may_run_item(container: &Value) -> bool {
+pub(crate) fn may_run_item(container: &serde_json::Value) -> bool {
+    use serde_json::Value;
     let list = |key: &str| container.member(key).and_then(Value::as_array);
     let (command, args) = (list("command"), list("args"));
     let first = command
@@ -130,24 +130,24 @@ pub(crate) fn may_run_item(container: &Value) -> bool {
 
 /// Recognise the component of `container` (a `containers[]` item). `labels` are the pod's labels;
 /// `sole` says the container is the pod's only one.
-pub fn recognize<'v>(
-    container: &'v Value,
-    labels: Option<&Value>,
+pub fn recognize<'v, N: Node>(
+    container: &'v N,
+    labels: Option<&N>,
     sole: bool,
 ) -> Option<Invocation<'v>> {
     // The lists as they stand: most containers run no component, so nothing is copied yet.
-    let list = |key: &str| container.member(key).and_then(Value::as_array);
+    let list = |key: &str| container.member(key).and_then(N::items);
     let command = list("command");
     let args = list("args");
-    fn word(v: &Value) -> &str {
-        v.as_str().unwrap_or("")
+    fn word<N: Node>(v: &N) -> &str {
+        v.text().unwrap_or("")
     }
     let mut words = command.into_iter().chain(args).flatten().map(word);
     let (first, second) = (words.next(), words.next());
     // The words after the first `skip`, each with where it stands: the component's own word
     // (and a hyperkube's) is never copied.
     let argv = |skip: usize| {
-        let len = command.map_or(0, Vec::len) + args.map_or(0, Vec::len);
+        let len = command.map_or(0, <[N]>::len) + args.map_or(0, <[N]>::len);
         let mut argv: Vec<Token> = Vec::with_capacity(len.saturating_sub(skip));
         let mut skip = skip;
         for (list, items) in [(List::Command, command), (List::Args, args)] {
@@ -165,10 +165,7 @@ pub fn recognize<'v>(
         argv
     };
     let has_args = args.is_some_and(|a| !a.is_empty());
-    let image = container
-        .member("image")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let image = container.member("image").and_then(N::text).unwrap_or("");
 
     // `sh -c "<line>"`: the component is a simple command inside the line.
     if first.is_some_and(shell_name)
@@ -198,8 +195,8 @@ pub fn recognize<'v>(
     let flags = Flags::parse(argv(skip));
     let insert = list_insert(
         &flags,
-        command.map_or(0, Vec::len),
-        args.map_or(0, Vec::len),
+        command.map_or(0, <[N]>::len),
+        args.map_or(0, <[N]>::len),
         has_args,
         command.is_some(),
     );
@@ -213,11 +210,11 @@ pub fn recognize<'v>(
 /// kubeadm labels (`component: kube-apiserver`) name the component when the container runs it
 /// through some wrapper: the container must be named the same, or be the only container of a
 /// pod that also carries kubeadm's `tier: control-plane` (then the labels leave no doubt).
-fn by_label(container: &Value, labels: Option<&Value>, sole: bool) -> Option<Component> {
+fn by_label<N: Node>(container: &N, labels: Option<&N>, sole: bool) -> Option<Component> {
     let labels = labels?;
-    let label = labels.member("component")?.as_str()?;
-    let named = container.member("name").and_then(Value::as_str) == Some(label);
-    let control_plane = labels.member("tier").and_then(Value::as_str) == Some("control-plane");
+    let label = labels.member("component")?.text()?;
+    let named = container.member("name").and_then(N::text) == Some(label);
+    let control_plane = labels.member("tier").and_then(N::text) == Some("control-plane");
     (named || (sole && control_plane))
         .then(|| executable(label))
         .flatten()

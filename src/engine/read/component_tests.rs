@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn comp(c: Value) -> Option<Component> {
     recognize(&c, None, true).map(|i| i.component)

@@ -11,6 +11,7 @@ pub mod relevance;
 pub mod shell;
 pub mod sources;
 pub mod subjects;
+pub mod tree;
 
 use serde_json::Value;
 use subjects::{Subject, Target};

@@ -1,9 +1,9 @@
 //! Find what the rules look at inside an object: the component invocations of a pod (or pod
 //! template), a KubeletConfiguration, or kubeadm's extraArgs. Parsing only; no verdicts here.
 
-use crate::engine::read::at::At;
 use crate::engine::read::component::{self, Invocation};
 use crate::engine::read::flags::{Flags, Origin, Token};
+use crate::engine::read::tree::Node;
 use crate::engine::rules::{CONFIG_BOOTSTRAP, CONFIG_GATES, Component};
 use serde_json::Value;
 use std::sync::Arc;
@@ -77,19 +77,19 @@ const WORKLOADS: &[&str] = &[
     "Job",
 ];
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.at(pointer).and_then(Value::as_str)
+fn str_at<'a, N: Node>(v: &'a N, pointer: &str) -> Option<&'a str> {
+    v.at(pointer).and_then(N::text)
 }
 
 /// Is this Pod the API copy of a static pod?
-pub fn is_mirror(obj: &Value) -> bool {
+pub fn is_mirror<N: Node>(obj: &N) -> bool {
     let annotated = obj
         .at("/metadata/annotations")
         .and_then(|a| a.member("kubernetes.io/config.mirror"))
         .is_some();
     let node_owned = obj
         .at("/metadata/ownerReferences")
-        .and_then(Value::as_array)
+        .and_then(N::items)
         .is_some_and(|refs| refs.iter().any(|r| str_at(r, "/kind") == Some("Node")));
     annotated || node_owned
 }
@@ -119,7 +119,7 @@ fn in_kube_system(obj: &Value) -> bool {
 
 /// Classify `obj` and extract its subjects.
 /// A Pod or a workload's pod template: its component containers (`None` for other kinds).
-pub fn extract_pod(obj: &Value) -> Option<(Target, Vec<Subject<'_>>)> {
+pub fn extract_pod<N: Node>(obj: &N) -> Option<(Target, Vec<Subject<'_>>)> {
     let kind = str_at(obj, "/kind").unwrap_or("");
     if let Some(spec) = pod_spec_pointer(kind) {
         let subjects = containers(obj, spec);
@@ -157,7 +157,7 @@ pub fn extract_config(obj: &Value) -> (Target, Vec<Subject<'_>>) {
     }
 }
 
-fn containers<'a>(obj: &'a Value, spec: &str) -> Vec<Subject<'a>> {
+fn containers<'a, N: Node>(obj: &'a N, spec: &str) -> Vec<Subject<'a>> {
     // A Pod's labels are the object's; a template's are the template's. Walked from the
     // spec's pointer rather than formatted into new pointers: this runs for every pod.
     let labels = obj
@@ -167,7 +167,7 @@ fn containers<'a>(obj: &'a Value, spec: &str) -> Vec<Subject<'a>> {
     let Some(list) = obj
         .at(spec)
         .and_then(|s| s.member("containers"))
-        .and_then(Value::as_array)
+        .and_then(N::items)
     else {
         return Vec::new();
     };
@@ -178,7 +178,7 @@ fn containers<'a>(obj: &'a Value, spec: &str) -> Vec<Subject<'a>> {
             let invocation = component::recognize(c, labels, sole)?;
             let name = c
                 .member("name")
-                .and_then(Value::as_str)
+                .and_then(N::text)
                 .map_or_else(|| format!("containers[{i}]"), str::to_string);
             Some(Subject {
                 component: invocation.component,
@@ -300,7 +300,7 @@ fn config_map(obj: &Value) -> (Target, Vec<Subject<'_>>) {
 
 fn kubeadm_subjects(config: Value, embedded: Option<String>) -> Vec<Subject<'static>> {
     let config = Arc::new(config);
-    let list_form = str_at(&config, "/apiVersion").is_some_and(|v| v.ends_with("/v1beta4"));
+    let list_form = str_at(&*config, "/apiVersion").is_some_and(|v| v.ends_with("/v1beta4"));
     let prefix = if embedded.is_some() {
         "data.ClusterConfiguration."
     } else {
