@@ -3,17 +3,24 @@
 //! decoded by the cursor, or by serde_json where they hold a `\u` escape; kept numbers are
 //! converted by serde_json from their text; so each kept value is the one serde_json builds.
 //! What the cursor is not sure of is `Unsure`, and the caller reads the object with serde_json
-//! instead.
+//! instead. The same walk builds a borrowed [`Tree`] of the same members (`pod_tree`).
 
 use super::Shape::{Containers, Items, Members, Remediation, Volumes};
 use super::{CONFIG_MAP, CONTAINER, Keep, OBJECT, Reads};
 use crate::engine::read::component;
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure, deeper};
+use crate::engine::read::tree::Tree;
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
 /// A Pod or workload object with the members the engine reads, and those `reads` names.
 pub fn pod_object(c: &mut Cursor<'_>, reads: Reads) -> Read<Value> {
     keep(c, Keep(OBJECT, reads))
+}
+
+/// What [`pod_object`] keeps, borrowed from the text: for `/validate`, which builds no patch.
+pub fn pod_tree<'j>(c: &mut Cursor<'j>) -> Read<Tree<'j>> {
+    keep(c, Keep(OBJECT, Reads::EVALUATE))
 }
 
 /// A kubelet-config or kubeadm-config ConfigMap with the members the engine reads.
@@ -21,26 +28,123 @@ pub fn config_map_object(c: &mut Cursor<'_>) -> Read<Value> {
     keep(c, Keep(CONFIG_MAP, Reads::patch(true)))
 }
 
-fn keep(c: &mut Cursor<'_>, Keep(shape, reads): Keep) -> Read<Value> {
+/// What the walk builds of the values it keeps: serde_json's `Value`, or a borrowed [`Tree`].
+/// Each step is inlined into the walk, as it was written there before the walk built both.
+trait Out<'j>: Sized {
+    type Members;
+    fn map(capacity: usize) -> Self::Members;
+    fn insert(map: &mut Self::Members, key: &'j str, value: Self);
+    fn from_map(map: Self::Members) -> Self;
+    fn list(items: Vec<Self>) -> Self;
+    fn string(c: &mut Cursor<'j>) -> Read<Self>;
+    /// A number, from its checked text: `Unsure` where serde_json would refuse it.
+    fn number(text: &'j str) -> Read<Self>;
+    fn boolean(b: bool) -> Self;
+    fn null() -> Self;
+}
+
+impl<'j> Out<'j> for Value {
+    type Members = Map<String, Value>;
+    #[inline(always)]
+    fn map(capacity: usize) -> Self::Members {
+        Map::with_capacity(capacity)
+    }
+    #[inline(always)]
+    fn insert(map: &mut Self::Members, key: &'j str, value: Self) {
+        // A repeated key replaces the earlier value, as in serde_json's `Value`.
+        map.insert(key.to_owned(), value);
+    }
+    #[inline(always)]
+    fn from_map(map: Self::Members) -> Self {
+        Value::Object(map)
+    }
+    #[inline(always)]
+    fn list(items: Vec<Self>) -> Self {
+        Value::Array(items)
+    }
+    #[inline(always)]
+    fn string(c: &mut Cursor<'j>) -> Read<Self> {
+        string(c).map(Value::String)
+    }
+    #[inline(always)]
+    fn number(text: &'j str) -> Read<Self> {
+        text.parse::<Number>()
+            .map(Value::Number)
+            .map_err(|_| Unsure)
+    }
+    #[inline(always)]
+    fn boolean(b: bool) -> Self {
+        Value::Bool(b)
+    }
+    #[inline(always)]
+    fn null() -> Self {
+        Value::Null
+    }
+}
+
+impl<'j> Out<'j> for Tree<'j> {
+    type Members = Vec<(&'j str, Tree<'j>)>;
+    #[inline(always)]
+    fn map(capacity: usize) -> Self::Members {
+        Vec::with_capacity(capacity)
+    }
+    #[inline(always)]
+    fn insert(map: &mut Self::Members, key: &'j str, value: Self) {
+        // Kept twice when repeated: `Node::member` finds the last, as the `Value` keeps it.
+        map.push((key, value));
+    }
+    #[inline(always)]
+    fn from_map(map: Self::Members) -> Self {
+        Tree::Map(map)
+    }
+    #[inline(always)]
+    fn list(items: Vec<Self>) -> Self {
+        Tree::List(items)
+    }
+    #[inline(always)]
+    fn string(c: &mut Cursor<'j>) -> Read<Self> {
+        let start = c.index();
+        if let Ok(s) = c.string() {
+            return Ok(Tree::Str(Cow::Borrowed(s)));
+        }
+        c.rewind(start);
+        string(c).map(|s| Tree::Str(Cow::Owned(s)))
+    }
+    #[inline(always)]
+    fn number(text: &'j str) -> Read<Self> {
+        text.parse::<Number>()
+            .map(|_| Tree::Other)
+            .map_err(|_| Unsure)
+    }
+    #[inline(always)]
+    fn boolean(_: bool) -> Self {
+        Tree::Other
+    }
+    #[inline(always)]
+    fn null() -> Self {
+        Tree::Other
+    }
+}
+
+fn keep<'j, O: Out<'j>>(c: &mut Cursor<'j>, Keep(shape, reads): Keep) -> Read<O> {
     match (shape, c.peek()?) {
         (Remediation(shape) | Volumes(shape), _) => keep(c, Keep(*shape, reads)),
         (Members(members), b'{') => {
             // Sized for every member kept: growing the map re-hashes it.
-            let mut out = Map::with_capacity(members.len());
+            let mut out = O::map(members.len());
             let mut key = c.first_key()?;
             while let Some(k) = key {
                 match members.iter().find(|(name, _)| *name == k) {
                     Some((_, shape)) if !reads.keeps(*shape) => c.skip()?,
-                    // A repeated key replaces the earlier value, as in serde_json's `Value`.
                     Some((_, shape)) => {
                         let value = keep(c, Keep(*shape, reads))?;
-                        out.insert(k.to_owned(), value);
+                        O::insert(&mut out, k, value);
                     }
                     None => c.skip()?,
                 }
                 key = c.next_key()?;
             }
-            Ok(Value::Object(out))
+            Ok(O::from_map(out))
         }
         (Containers, b'[') => {
             let mut out = Vec::new();
@@ -52,11 +156,11 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, reads): Keep) -> Read<Value> {
                     c.rewind(start);
                     out.push(keep(c, Keep(CONTAINER, reads))?);
                 } else {
-                    out.push(Value::Null);
+                    out.push(O::null());
                 }
                 more = c.next_item()?;
             }
-            Ok(Value::Array(out))
+            Ok(O::list(out))
         }
         (Items(item), b'[') => {
             let mut out = Vec::new();
@@ -65,7 +169,7 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, reads): Keep) -> Read<Value> {
                 out.push(keep(c, Keep(*item, reads))?);
                 more = c.next_item()?;
             }
-            Ok(Value::Array(out))
+            Ok(O::list(out))
         }
         // Everything else, a member of an unexpected type included, is kept whole.
         _ => whole(c, 0),
@@ -73,19 +177,19 @@ fn keep(c: &mut Cursor<'_>, Keep(shape, reads): Keep) -> Read<Value> {
 }
 
 /// The value next, built as serde_json builds it.
-fn whole(c: &mut Cursor<'_>, depth: usize) -> Read<Value> {
+fn whole<'j, O: Out<'j>>(c: &mut Cursor<'j>, depth: usize) -> Read<O> {
     match c.peek()? {
-        b'"' => string(c).map(Value::String),
+        b'"' => O::string(c),
         b'{' => {
             let depth = deeper(depth)?;
-            let mut out = Map::new();
+            let mut out = O::map(0);
             let mut key = c.first_key()?;
             while let Some(k) = key {
                 let value = whole(c, depth)?;
-                out.insert(k.to_owned(), value);
+                O::insert(&mut out, k, value);
                 key = c.next_key()?;
             }
-            Ok(Value::Object(out))
+            Ok(O::from_map(out))
         }
         b'[' => {
             let depth = deeper(depth)?;
@@ -95,16 +199,11 @@ fn whole(c: &mut Cursor<'_>, depth: usize) -> Read<Value> {
                 out.push(whole(c, depth)?);
                 more = c.next_item()?;
             }
-            Ok(Value::Array(out))
+            Ok(O::list(out))
         }
-        b't' | b'f' => c.boolean().map(Value::Bool),
-        b'n' => c.null().map(|()| Value::Null),
-        _ => {
-            let text = c.number_json()?;
-            text.parse::<Number>()
-                .map(Value::Number)
-                .map_err(|_| Unsure)
-        }
+        b't' | b'f' => c.boolean().map(O::boolean),
+        b'n' => c.null().map(|()| O::null()),
+        _ => O::number(c.number_json()?),
     }
 }
 
