@@ -298,8 +298,21 @@ fn answers(body: &[u8], endpoint: Endpoint, policy: &Policy) -> [Result<Value, S
         let bytes = render(review.api_version, review.request.uid(), &out.response)
             .map_err(|e| e.to_string())?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-        Ok(json!({"answer": v, "decision": out.decision.as_str(), "skipped": out.skipped}))
+        // What the log line and the metrics name: a pod decided on its borrowed tree has no
+        // object built, only its identity (`lean::tree`).
+        let r = &review.request;
+        let who = [r.kind(), r.namespace(), r.name(), r.operation()];
+        Ok(
+            json!({"answer": v, "decision": out.decision.as_str(), "skipped": out.skipped,
+            "who": who, "dryRun": r.dry_run_read(), "results": format!("{:?}", out.results),
+            "violations": format!("{:?}", out.violations), "mirror": out.mirror}),
+        )
     })
+}
+
+/// Did the lean pass decide while parsing (a pod at `/validate`, `lean::tree`)?
+fn decided_in_parse(body: &[u8], endpoint: Endpoint, policy: &Policy) -> bool {
+    lean::parse(body, endpoint, policy).is_ok_and(|r| r.request.decided.is_some())
 }
 
 #[test]
@@ -330,13 +343,14 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
     // the volumes a pruned pod keeps.
     let mounting = "mode: enforce\nremediation:\n  kubeletCertificateAuthority: /pki/ca.crt\n  \
                     addHostPathVolume: true\n";
-    let (mut mounted, mut renamed) = (0, 0);
+    let (mut mounted, mut renamed, mut decided) = (0, 0, 0);
     for policy in ["", "mode: enforce\n", mounting] {
         let policy = Policy::from_yaml(policy, "test").expect("policy");
         for (name, body) in &bodies {
             for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
                 let [lean, full] = answers(body, endpoint, &policy);
                 assert_eq!(lean, full, "{name} {endpoint:?}");
+                decided += usize::from(decided_in_parse(body, endpoint, &policy));
                 let patch = lean
                     .as_ref()
                     .ok()
@@ -347,6 +361,71 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
             }
         }
     }
+    // Most pods at `/validate` are decided on the borrowed tree: both readers are compared.
+    assert!(decided > 20, "{decided} answers decided in the parse");
     assert!(mounted > 0, "no patch mounted a directory");
     assert!(renamed > 0, "no patch named its volume past a pod's own");
+}
+
+/// Pods decided on the borrowed tree (`lean::tree`) in the forms the fixtures do not have: the
+/// request without the object's identity, escapes, repeated keys, words that are not strings.
+#[test]
+fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
+    let container = r#"{"name":"kube-apiserver","image":"registry.k8s.io/kube-apiserver:v1.34.0","command":["kube-apiserver","--etcd-servers=https://127.0.0.1:2379"]}"#;
+    let pod = |metadata: &str, containers: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{metadata},"spec":{{"containers":[{containers}]}}}}"#
+        )
+    };
+    let objects = [
+        // Named only by generateName, in the object's namespace.
+        pod(r#"{"generateName":"kube-apiserver-","namespace":"kube-system"}"#, container),
+        // Empty names and namespace: the generateName.
+        pod(r#"{"name":"","generateName":"x-","namespace":""}"#, container),
+        // A mirror pod by its owner, with a label naming the component.
+        pod(
+            r#"{"name":"kube-apiserver-cp","namespace":"kube-system","labels":{"component":"kube-apiserver","tier":"control-plane"},"ownerReferences":[{"kind":"Node","name":"cp"}]}"#,
+            r#"{"name":"kube-apiserver","image":"example.com/wrapper","command":["/wrapper",7,null,"--kubelet-client-certificate=/a\u002ecrt","--kubelet-client-key=\"/b.key\""]}"#,
+        ),
+        // A repeated kind: the last is the object's.
+        r#"{"kind":"Deployment","apiVersion":"v1","kind":"Pod","metadata":{"name":"p","name":"q"},"spec":{"containers":[CONTAINER]}}"#
+            .replace("CONTAINER", container),
+        // An escaped word and an annotation that marks a mirror pod with a non-string value.
+        pod(
+            r#"{"name":"a\tb","annotations":{"kubernetes.io/config.mirror":1}}"#,
+            r#"{"name":"kube-apiserver","command":["kube-apiserver","--anonymous-auth=false\n"]}"#,
+        ),
+    ];
+    let requests = [
+        r#"{"uid":"u-1","operation":"CREATE","object":OBJECT}"#,
+        r#"{"uid":"u-2","kind":{"kind":""},"name":"","operation":"CREATE","object":OBJECT,"dryRun":true}"#,
+        r#"{"uid":"u-3","kind":{"kind":"Pod"},"name":"named","namespace":"ns","object":OBJECT,"operation":"UPDATE"}"#,
+        r#"{"uid":"u-4","operation":"CREATE","object":OBJECT,"subResource":"status"}"#,
+        r#"{"uid":"u-5","operation":"DELETE","object":OBJECT}"#,
+    ];
+    let mut decided = 0;
+    for policy in [
+        "",
+        "mode: enforce\n",
+        "mode: enforce\nexemptions:\n- namespace: kube-system\n",
+    ] {
+        let policy = Policy::from_yaml(policy, "test").expect("policy");
+        for object in &objects {
+            for request in requests {
+                let body = format!(
+                    r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}}"#,
+                    request.replace("OBJECT", object)
+                );
+                let [lean, full] = answers(body.as_bytes(), Endpoint::Validate, &policy);
+                assert!(full.is_ok(), "{body}: {full:?}");
+                assert_eq!(lean, full, "{body}");
+                decided += usize::from(decided_in_parse(
+                    body.as_bytes(),
+                    Endpoint::Validate,
+                    &policy,
+                ));
+            }
+        }
+    }
+    assert!(decided >= 40, "{decided} decided in the parse");
 }

@@ -10,6 +10,7 @@ use super::messages::{
     report_errors, warn, would_patch_warnings,
 };
 use crate::engine::policy::{Mode, Policy};
+use crate::engine::read::tree::Tree;
 use crate::engine::rules::{Finding, RuleId, Status};
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Evaluation, Target};
@@ -21,15 +22,11 @@ pub use super::outcome::{Decision, Endpoint, Outcome};
 
 /// Decide one request.
 pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Outcome {
-    let op = req.operation();
-    if op.eq_ignore_ascii_case("DELETE") || op.eq_ignore_ascii_case("CONNECT") {
-        return Outcome::allowed(Decision::Allowed, Some("operation"));
+    if let Some(out) = unread(req) {
+        return out;
     }
-    if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Outcome::allowed(Decision::Allowed, Some("subresource"));
-    }
-    if req.built.not_relevant() {
-        return Outcome::allowed(Decision::Allowed, Some("not relevant"));
+    if let Some(out) = &req.decided {
+        return (**out).clone();
     }
     let Some(obj) = req.object.as_ref().filter(|o| o.is_object()) else {
         return Outcome::allowed(Decision::Allowed, Some("no object"));
@@ -38,12 +35,55 @@ pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Ou
         Ok(e) => e,
         Err(e) => return evaluation_error(req, &e.to_string()),
     };
+    judged(req, &eval, policy, |verdict| match endpoint {
+        Endpoint::Validate => validate(req, verdict),
+        Endpoint::Mutate => mutate(req, obj, &eval, policy, verdict),
+    })
+}
+
+/// [`decide`] at `/validate` for a pod read as a borrowed tree, while the body is at hand:
+/// the same answer as for the pruned `Value`. `None` when the object is not a mapping of a
+/// pod kind (the caller builds it as a `Value`).
+pub fn validate_pod(req: &AdmissionRequest, obj: &Tree<'_>, policy: &Policy) -> Option<Outcome> {
+    if let Some(out) = unread(req) {
+        return Some(out);
+    }
+    if !matches!(obj, Tree::Map(_)) {
+        return None;
+    }
+    let eval = engine::evaluate_pod(obj, policy)?;
+    Some(judged(req, &eval, policy, |verdict| validate(req, verdict)))
+}
+
+/// The answer without reading the object: an operation, subresource or object the engine
+/// never judges.
+fn unread(req: &AdmissionRequest) -> Option<Outcome> {
+    let op = req.operation();
+    if op.eq_ignore_ascii_case("DELETE") || op.eq_ignore_ascii_case("CONNECT") {
+        return Some(Outcome::allowed(Decision::Allowed, Some("operation")));
+    }
+    if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Some(Outcome::allowed(Decision::Allowed, Some("subresource")));
+    }
+    if req.built.not_relevant() {
+        return Some(Outcome::allowed(Decision::Allowed, Some("not relevant")));
+    }
+    None
+}
+
+/// The answer to an evaluated object: exempt, or what `answer` makes of the verdict.
+fn judged(
+    req: &AdmissionRequest,
+    eval: &Evaluation<'_>,
+    policy: &Policy,
+    answer: impl FnOnce(&Verdict<'_>) -> Outcome,
+) -> Outcome {
     if eval.target == Target::NotRelevant {
         return Outcome::allowed(Decision::Allowed, Some("not relevant"));
     }
-    let verdict = verdict::judge(policy, &eval, req.namespace(), req.name());
-    let mut out = match (verdict.exempt, endpoint) {
-        (Some(ex), _) => {
+    let verdict = verdict::judge(policy, eval, req.namespace(), req.name());
+    let mut out = match verdict.exempt {
+        Some(ex) => {
             let mut out = Outcome::allowed(Decision::Exempt, None);
             annotate(
                 &mut out.response.audit_annotations,
@@ -55,8 +95,7 @@ pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Ou
             );
             out
         }
-        (None, Endpoint::Validate) => validate(req, &verdict),
-        (None, Endpoint::Mutate) => mutate(req, obj, &eval, policy, &verdict),
+        None => answer(&verdict),
     };
     out.results = eval.findings.iter().map(|f| (f.rule, f.status)).collect();
     out.mirror = verdict.mirror;

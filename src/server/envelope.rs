@@ -53,6 +53,7 @@ impl<O> Request<O> {
             object: None,
             dry_run: self.dry_run,
             built,
+            decided: None,
         };
         (request, self.object)
     }

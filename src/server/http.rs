@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Bodies up to this size are parsed on the async worker (at most a few tens of microseconds).
 const INLINE_PARSE_LIMIT: usize = 64 * 1024;
+// A pod the parse decides (`lean::tree`) must be one parsed inline.
+const _: () = assert!(lean::CHECK_UP_FRONT <= INLINE_PARSE_LIMIT);
 
 /// What every request handler shares. Built once; never cloned per request.
 pub struct AppState {
@@ -216,14 +218,18 @@ where
         let policy = s.policy.clone();
         tokio::task::spawn_blocking(move || lean::parse(&body, endpoint, &policy)).await
     };
-    let review = match parsed {
+    let mut review = match parsed {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return reject(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
         Err(e) => return internal_error(endpoint, s, "parsing the request failed", &e),
     };
     let api_version = review.api_version;
-    let answer = move |request: &admission::AdmissionRequest, policy: &Policy| {
-        let outcome = decide(endpoint, request, policy);
+    let answer = move |request: &mut admission::AdmissionRequest, policy: &Policy| {
+        // A pod at `/validate` may have been decided by the parse (`lean::tree`).
+        let outcome = match request.decided.take() {
+            Some(outcome) => *outcome,
+            None => decide(endpoint, request, policy),
+        };
         let bytes = admission::render(api_version, request.uid(), &outcome.response);
         (outcome, bytes)
     };
@@ -236,14 +242,14 @@ where
         Built::ConfigMapMembers | Built::Whole => false,
     };
     let (who, decided) = if inline {
-        let decided = answer(&review.request, &s.policy);
+        let decided = answer(&mut review.request, &s.policy);
         (Summary::of(&review.request), Ok(decided))
     } else {
         let who = Summary::of(&review.request).into_owned();
         let policy = s.policy.clone();
         let decided = s
             .pool
-            .run_from(received, move || answer(&review.request, &policy))
+            .run_from(received, move || answer(&mut review.request, &policy))
             .await;
         (who, decided)
     };

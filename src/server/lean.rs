@@ -71,9 +71,19 @@ pub fn parse(
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
             let adds_volumes = policy.remediation.add_host_path_volume;
             let built = text.and_then(|text| match (what, endpoint, adds_volumes) {
-                (Prune::Pod, Endpoint::Validate, _) => {
-                    pruned::<PodObject<false, false>>(text, before)
-                }
+                (Prune::Pod, Endpoint::Validate, _) => match (before, small) {
+                    // Decided on a borrowed tree while the body is at hand (`tree`).
+                    (Some((request, rest)), true) => {
+                        match tree::validate(text, *request, rest, policy) {
+                            tree::Read::Decided(request) => Some(*request),
+                            tree::Read::Value(request) => {
+                                pruned::<PodObject<false, false>>(text, Some((request, rest)))
+                            }
+                            tree::Read::Full => None,
+                        }
+                    }
+                    (before, _) => pruned::<PodObject<false, false>>(text, before),
+                },
                 (Prune::Pod, Endpoint::Mutate, false) => {
                     pruned::<PodObject<true, false>>(text, before)
                 }
@@ -116,8 +126,9 @@ enum Prune {
 }
 
 /// Bodies up to this size are checked for UTF-8 once, before any pass; larger ones may be
-/// answered from their envelope.
-const CHECK_UP_FRONT: usize = 64 * 1024;
+/// answered from their envelope. A pod this small at `/validate` is decided in the parse
+/// (`tree`): the handler parses it inline, not on the pool with its deadline.
+pub(super) const CHECK_UP_FRONT: usize = 64 * 1024;
 
 fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
     let Some(FirstRead {
@@ -355,13 +366,25 @@ fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Optio
 /// is `None`, and the caller takes the full parse, which words the error.
 fn from_object<T: Pruned>(
     text: &str,
-    mut request: AdmissionRequest,
+    request: AdmissionRequest,
     rest: Rest,
 ) -> Option<AdmissionRequest> {
     let r = match T::quick(text, rest.object_at) {
         Ok(r) => r,
         Err(Unsure) => from_object_serde::<T>(text, rest.object_at)?,
     };
+    let (mut request, object) = merge(request, r, rest)?;
+    request.object = Some(object.into_value());
+    Some(request)
+}
+
+/// The request's fields written after the object, in the request the first pass read, and
+/// the object: `None` for a field written both before and after it.
+fn merge<T>(
+    mut request: AdmissionRequest,
+    r: RequestFromObject<T>,
+    rest: Rest,
+) -> Option<(AdmissionRequest, T)> {
     let seen = |field| rest.seen.has(field);
     after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
     after(&mut request.kind, r.kind, seen(Seen::KIND))?;
@@ -374,8 +397,7 @@ fn from_object<T: Pruned>(
     after(&mut request.namespace, r.namespace, seen(Seen::NAMESPACE))?;
     after(&mut request.operation, r.operation, seen(Seen::OPERATION))?;
     after(&mut request.dry_run, r.dry_run, seen(Seen::DRY_RUN))?;
-    request.object = Some(r.object.into_value());
-    Some(request)
+    Some((request, r.object))
 }
 
 /// What follows the object, read with serde_json: the rest of the body behind a fixed opening,
@@ -398,6 +420,9 @@ fn from_object_serde<T: serde::de::DeserializeOwned>(
 
 #[path = "lean_quick.rs"]
 mod quick;
+
+#[path = "lean_tree.rs"]
+mod tree;
 
 #[cfg(test)]
 #[path = "lean_tests.rs"]

@@ -6,6 +6,7 @@
 use super::{ConfigMapObject, PodObject, RequestFromObject};
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
 use crate::engine::read::pruned;
+use crate::engine::read::tree::Tree;
 use crate::server::envelope::quick::{gvk, once, owned};
 
 /// Read `text` from `object_at`, where a pod's object starts, to its end.
@@ -16,6 +17,12 @@ pub(super) fn from_object<const PATCH: bool, const VOLUMES: bool>(
     read(text, object_at, |c| {
         pruned::quick::pod_object(c, PodObject::<PATCH, VOLUMES>::READS).map(PodObject)
     })
+}
+
+/// Read `text` from `object_at`, where a pod's object starts, to its end: what `/validate`
+/// reads of the object, borrowed (`lean::tree`).
+pub(super) fn tree_from_object(text: &str, object_at: usize) -> Read<RequestFromObject<Tree<'_>>> {
+    read(text, object_at, pruned::quick::pod_tree)
 }
 
 /// Read `text` from `object_at`, where a ConfigMap's object starts, to its end.

@@ -1,7 +1,7 @@
 //! What a decision is: the endpoint asked, the decision as metrics and logs name it, and the
 //! answer with what the logs and metrics need.
 
-use super::admission::Response;
+use super::render::Response;
 use crate::engine::rules::{RuleId, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
