@@ -8,6 +8,7 @@
 //! where the API wants base64 of the JSON Patch (kube-rs/kube#1781), and it builds the whole
 //! request, `oldObject` included, where we need a handful of fields.
 
+use crate::engine::read::tree::Node;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -107,6 +108,35 @@ impl AdmissionRequest {
             .or_else(|| self.metadata_str("name"))
             .or_else(|| self.metadata_str("generateName"))
             .unwrap_or("")
+    }
+}
+
+impl AdmissionRequest {
+    /// Fill the request's empty `kind`, `namespace` and `name` from `object`, as
+    /// [`kind`](Self::kind), [`namespace`](Self::namespace) and [`name`](Self::name) read them
+    /// of a built `object`: for an object read elsewhere (a borrowed tree, `lean::tree`).
+    pub fn identify<N: Node>(&mut self, object: &N) {
+        let empty = |s: &Option<String>| s.as_deref().is_none_or(str::is_empty);
+        let meta = |field: &str| {
+            object
+                .member("metadata")
+                .and_then(|m| m.member(field))
+                .and_then(Node::text)
+                .filter(|s| !s.is_empty())
+        };
+        if self.kind.as_ref().is_none_or(|k| k.kind.is_empty())
+            && let Some(kind) = object.member("kind").and_then(Node::text)
+        {
+            self.kind.get_or_insert_with(GroupVersionKind::default).kind = kind.to_string();
+        }
+        if empty(&self.namespace) {
+            self.namespace = meta("namespace").map(str::to_string);
+        }
+        if empty(&self.name) {
+            self.name = meta("name")
+                .or_else(|| meta("generateName"))
+                .map(str::to_string);
+        }
     }
 }
 

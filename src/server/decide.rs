@@ -42,16 +42,23 @@ pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Ou
 }
 
 /// [`decide`] at `/validate` for a pod read as a borrowed tree, while the body is at hand:
-/// the same answer as for the pruned `Value`. `None` when the object is not a mapping of a
-/// pod kind (the caller builds it as a `Value`).
-pub fn validate_pod(req: &AdmissionRequest, obj: &Tree<'_>, policy: &Policy) -> Option<Outcome> {
+/// the same answer as for the pruned `Value`. The request takes the object's identity
+/// ([`AdmissionRequest::identify`]), which the answer and the log line name. `None`, with the
+/// request untouched, when the object is not a mapping of a pod kind: the caller builds it as
+/// a `Value`, which decides as before.
+pub fn validate_pod(
+    req: &mut AdmissionRequest,
+    obj: &Tree<'_>,
+    policy: &Policy,
+) -> Option<Outcome> {
+    // `evaluate_pod` reads the kind of a mapping (any other tree has none). Evaluating before
+    // `unread` costs a DELETE or a subresource (rare at `/validate`) one evaluation, and keeps
+    // the request whole for the fallback.
+    let eval = engine::evaluate_pod(obj, policy)?;
+    req.identify(obj);
     if let Some(out) = unread(req) {
         return Some(out);
     }
-    if !matches!(obj, Tree::Map(_)) {
-        return None;
-    }
-    let eval = engine::evaluate_pod(obj, policy)?;
     Some(judged(req, &eval, policy, |verdict| validate(req, verdict)))
 }
 

@@ -75,11 +75,11 @@ pub fn parse(
                     // Decided on a borrowed tree while the body is at hand (`tree`).
                     (Some((request, rest)), true) => {
                         match tree::validate(text, *request, rest, policy) {
-                            tree::Read::Decided(request) => Some(*request),
-                            tree::Read::Value(request) => {
+                            Ok(request) => Some(request),
+                            Err(tree::Fallback::Value(request)) => {
                                 pruned::<PodObject<false, false>>(text, Some((request, rest)))
                             }
-                            tree::Read::Full => None,
+                            Err(tree::Fallback::Full) => None,
                         }
                     }
                     (before, _) => pruned::<PodObject<false, false>>(text, before),

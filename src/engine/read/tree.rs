@@ -7,6 +7,7 @@
 //! its keys and plain strings, and its mappings are lists. [`Node`] is what the pod readers
 //! (`subjects`, `component`) ask of either, so both give the same subjects.
 
+use crate::bytes;
 use crate::engine::read::at::{At, index};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -33,17 +34,31 @@ pub trait Node: Sized {
     /// The items, if this is a list.
     fn items(&self) -> Option<&[Self]>;
 
-    /// The value at a JSON pointer made of member names and indexes, without `~` escapes
-    /// (the engine's own pointers).
+    /// The value at a JSON pointer (RFC 6901), as `Value::pointer` finds it: `None` for a
+    /// pointer that is neither empty nor starts with `/`.
     fn at(&self, pointer: &str) -> Option<&Self> {
-        let mut v = self;
-        for token in pointer.split('/').skip(1) {
-            v = match v.items() {
-                Some(list) => list.get(index(token)?)?,
-                None => v.member(token)?,
-            };
+        if pointer.is_empty() {
+            return Some(self);
         }
-        Some(v)
+        let mut rest = pointer.strip_prefix('/')?;
+        let mut v = self;
+        loop {
+            // A byte scan, as `At::at` does: `split` sets up a searcher per call.
+            let end = bytes::find(rest.as_bytes(), b'/');
+            let token = rest.get(..end.unwrap_or(rest.len()))?;
+            let token = match bytes::find(token.as_bytes(), b'~') {
+                None => Cow::Borrowed(token),
+                Some(_) => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+            };
+            v = match v.items() {
+                Some(list) => list.get(index(&token)?)?,
+                None => v.member(&token)?,
+            };
+            match end {
+                Some(end) => rest = rest.get(end + 1..)?,
+                None => return Some(v),
+            }
+        }
     }
 }
 
@@ -102,7 +117,8 @@ mod tests {
     #[test]
     fn a_tree_answers_as_its_value() {
         let v = json!({"kind": "Pod", "spec": {"containers": [{"name": "a", "args": [1, "x"]}]},
-            "metadata": {"labels": {"component": "kube-apiserver"}, "n": null}});
+            "metadata": {"labels": {"component": "kube-apiserver", "a/b": "slash", "c~d": "tilde",
+                "c~1": "tilde one"}, "n": null}, "": {"x": "empty key"}});
         let t = tree(&v);
         for p in [
             "",
@@ -118,8 +134,16 @@ mod tests {
             "/metadata/n",
             "/nope",
             "/kind/x",
+            "kind",
+            "/metadata/labels/a~1b",
+            "/metadata/labels/c~0d",
+            "/metadata/labels/c~01",
+            "/spec//x",
+            "//x",
+            "/spec/containers/0/",
         ] {
             let (a, b) = (Node::at(&v, p), t.at(p));
+            assert_eq!(a, v.pointer(p), "{p}");
             assert_eq!(a.is_some(), b.is_some(), "{p}");
             assert_eq!(a.and_then(Node::text), b.and_then(Node::text), "{p}");
             assert_eq!(
