@@ -153,7 +153,7 @@ fn answer(endpoint: Endpoint, body: &[u8], policy: &Policy) -> usize {
     let Ok(mut review) = lean::parse(body, endpoint, policy) else {
         return 0;
     };
-    // As the handler: a pod at `/validate` may have been decided by the parse.
+    // As the handler: a pod may have been decided by the parse.
     let outcome = match review.request.decided.take() {
         Some(outcome) => *outcome,
         None => decide(endpoint, &review.request, policy),

@@ -310,7 +310,7 @@ fn answers(body: &[u8], endpoint: Endpoint, policy: &Policy) -> [Result<Value, S
     })
 }
 
-/// Did the lean pass decide while parsing (a pod at `/validate`, `lean::tree`)?
+/// Did the lean pass decide while parsing (a small pod, `lean::tree`)?
 fn decided_in_parse(body: &[u8], endpoint: Endpoint, policy: &Policy) -> bool {
     lean::parse(body, endpoint, policy).is_ok_and(|r| r.request.decided.is_some())
 }
@@ -343,14 +343,15 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
     // the volumes a pruned pod keeps.
     let mounting = "mode: enforce\nremediation:\n  kubeletCertificateAuthority: /pki/ca.crt\n  \
                     addHostPathVolume: true\n";
-    let (mut mounted, mut renamed, mut decided) = (0, 0, 0);
+    let (mut mounted, mut renamed, mut decided) = (0, 0, [0, 0]);
     for policy in ["", "mode: enforce\n", mounting] {
         let policy = Policy::from_yaml(policy, "test").expect("policy");
         for (name, body) in &bodies {
             for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
                 let [lean, full] = answers(body, endpoint, &policy);
                 assert_eq!(lean, full, "{name} {endpoint:?}");
-                decided += usize::from(decided_in_parse(body, endpoint, &policy));
+                decided[endpoint as usize] +=
+                    usize::from(decided_in_parse(body, endpoint, &policy));
                 let patch = lean
                     .as_ref()
                     .ok()
@@ -361,14 +362,18 @@ fn the_lean_pass_answers_as_the_full_parse_on_every_fixture() {
             }
         }
     }
-    // Most pods at `/validate` are decided on the borrowed tree: both readers are compared.
-    assert!(decided > 20, "{decided} answers decided in the parse");
+    // Most pods are decided on the borrowed tree at either endpoint: both readers are compared.
+    assert!(
+        decided.iter().all(|d| *d > 20),
+        "{decided:?} answers decided in the parse"
+    );
     assert!(mounted > 0, "no patch mounted a directory");
     assert!(renamed > 0, "no patch named its volume past a pod's own");
 }
 
 /// Pods decided on the borrowed tree (`lean::tree`) in the forms the fixtures do not have: the
-/// request without the object's identity, escapes, repeated keys, words that are not strings.
+/// request without the object's identity, escapes, repeated keys, words that are not strings,
+/// and for a patch, mounts and volumes that are not what they seem.
 #[test]
 fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
     let container = r#"{"name":"kube-apiserver","image":"registry.k8s.io/kube-apiserver:v1.34.0","command":["kube-apiserver","--etcd-servers=https://127.0.0.1:2379"]}"#;
@@ -395,6 +400,16 @@ fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
             r#"{"name":"a\tb","annotations":{"kubernetes.io/config.mirror":1}}"#,
             r#"{"name":"kube-apiserver","command":["kube-apiserver","--anonymous-auth=false\n"]}"#,
         ),
+        // A workload whose mounts and volumes hold odd members: a patch reads them. A shell
+        // line for the flags, a mount without a path, a volume named by a number, and one with
+        // the name a patch would give its own.
+        r#"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"d","namespace":"n"},"spec":{"template":{"spec":{"volumes":[{"name":5},{"name":"kubelet-tls-guard-pki"},{"name":"k\u0031"}],"containers":[{"name":"x","image":"busybox"},{"name":"kube-apiserver","image":"registry.k8s.io/kube-apiserver:v1.34.0","command":["sh","-c","exec kube-apiserver --feature-gates=A=true"],"volumeMounts":[{"mountPath":null},{"name":"k","mountPath":"/etc/kubernetes/pki"},7]}]}}}}"#.to_string(),
+        // A pod whose container's mounts are not a list, and whose volumes are a mapping.
+        pod(
+            r#"{"name":"p","namespace":"kube-system"}"#,
+            r#"{"name":"kube-apiserver","image":"registry.k8s.io/kube-apiserver:v1.34.0","args":["--etcd-servers=https://127.0.0.1:2379"],"volumeMounts":{"a":"b"}}"#,
+        )
+        .replace(r#""containers":"#, r#""volumes":{"name":"v"},"containers":"#),
     ];
     let requests = [
         r#"{"uid":"u-1","operation":"CREATE","object":OBJECT}"#,
@@ -403,11 +418,12 @@ fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
         r#"{"uid":"u-4","operation":"CREATE","object":OBJECT,"subResource":"status"}"#,
         r#"{"uid":"u-5","operation":"DELETE","object":OBJECT}"#,
     ];
-    let mut decided = 0;
+    let (mut decided, mut renamed) = ([0, 0], 0);
     for policy in [
         "",
         "mode: enforce\n",
         "mode: enforce\nexemptions:\n- namespace: kube-system\n",
+        "mode: enforce\nremediation:\n  kubeletCertificateAuthority: /pki/ca.crt\n  addHostPathVolume: true\n",
     ] {
         let policy = Policy::from_yaml(policy, "test").expect("policy");
         for object in &objects {
@@ -416,16 +432,27 @@ fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
                     r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}}"#,
                     request.replace("OBJECT", object)
                 );
-                let [lean, full] = answers(body.as_bytes(), Endpoint::Validate, &policy);
-                assert!(full.is_ok(), "{body}: {full:?}");
-                assert_eq!(lean, full, "{body}");
-                decided += usize::from(decided_in_parse(
-                    body.as_bytes(),
-                    Endpoint::Validate,
-                    &policy,
-                ));
+                for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+                    let [lean, full] = answers(body.as_bytes(), endpoint, &policy);
+                    assert!(full.is_ok(), "{body}: {full:?}");
+                    assert_eq!(lean, full, "{endpoint:?} {body}");
+                    let patch = lean
+                        .as_ref()
+                        .ok()
+                        .and_then(|a| a.pointer("/answer/response/auditAnnotations/patch"));
+                    renamed += usize::from(
+                        patch.is_some_and(|p| p.to_string().contains("kubelet-tls-guard-pki-1")),
+                    );
+                    decided[endpoint as usize] +=
+                        usize::from(decided_in_parse(body.as_bytes(), endpoint, &policy));
+                }
             }
         }
     }
-    assert!(decided >= 40, "{decided} decided in the parse");
+    assert!(
+        decided.iter().all(|d| *d >= 80),
+        "{decided:?} decided in the parse"
+    );
+    // The workload's patch mounted the directory with a volume named past its own.
+    assert!(renamed > 0, "no patch named its volume past the workload's");
 }

@@ -93,8 +93,8 @@ fn judge<'a>(target: Target, found: Vec<Subject<'a>>, policy: &Policy) -> Evalua
 /// The patch that fixes the violations of the rules `select` accepts, from an evaluation of
 /// `obj` (the very object it was made from). Mirror pods are never patched: their violations
 /// come back in `not_remediable`.
-pub fn remediate_evaluation(
-    obj: &Value,
+pub fn remediate_evaluation<N: Node>(
+    obj: &N,
     eval: &Evaluation<'_>,
     policy: &Policy,
     select: &dyn Fn(RuleId) -> bool,

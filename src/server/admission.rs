@@ -43,7 +43,7 @@ pub struct AdmissionRequest {
     /// How much of the object (and of the request after it) was read (lean.rs).
     #[serde(skip)]
     pub built: Built,
-    /// The answer, when the lean pass decided while it read the object (a pod at `/validate`,
+    /// The answer, when the lean pass decided while it read the object (a pod,
     /// `lean::tree`); `object` is then `None`, and the object's identity is in the fields above.
     #[serde(skip)]
     pub decided: Option<Box<super::outcome::Outcome>>,

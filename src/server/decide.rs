@@ -10,11 +10,10 @@ use super::messages::{
     report_errors, warn, would_patch_warnings,
 };
 use crate::engine::policy::{Mode, Policy};
-use crate::engine::read::tree::Tree;
+use crate::engine::read::tree::{Node, Tree};
 use crate::engine::rules::{Finding, RuleId, Status};
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::{self, Evaluation, Target};
-use serde_json::Value;
 
 pub use super::messages::{MAX_ANNOTATION_LEN, MAX_WARNING_LEN, clamp_warning, kind_label};
 
@@ -41,25 +40,29 @@ pub fn decide(endpoint: Endpoint, req: &AdmissionRequest, policy: &Policy) -> Ou
     })
 }
 
-/// [`decide`] at `/validate` for a pod read as a borrowed tree, while the body is at hand:
-/// the same answer as for the pruned `Value`. The request takes the object's identity
+/// [`decide`] for a pod read as a borrowed tree, while the body is at hand: the same answer
+/// as for the pruned `Value`. The request takes the object's identity
 /// ([`AdmissionRequest::identify`]), which the answer and the log line name. `None`, with the
 /// request untouched, when the object is not a mapping of a pod kind: the caller builds it as
 /// a `Value`, which decides as before.
-pub fn validate_pod(
+pub fn decide_pod(
+    endpoint: Endpoint,
     req: &mut AdmissionRequest,
     obj: &Tree<'_>,
     policy: &Policy,
 ) -> Option<Outcome> {
     // `evaluate_pod` reads the kind of a mapping (any other tree has none). Evaluating before
-    // `unread` costs a DELETE or a subresource (rare at `/validate`) one evaluation, and keeps
-    // the request whole for the fallback.
+    // `unread` costs a DELETE or a subresource (rare at a pod webhook) one evaluation, and
+    // keeps the request whole for the fallback.
     let eval = engine::evaluate_pod(obj, policy)?;
     req.identify(obj);
     if let Some(out) = unread(req) {
         return Some(out);
     }
-    Some(judged(req, &eval, policy, |verdict| validate(req, verdict)))
+    Some(judged(req, &eval, policy, |verdict| match endpoint {
+        Endpoint::Validate => validate(req, verdict),
+        Endpoint::Mutate => mutate(req, obj, &eval, policy, verdict),
+    }))
 }
 
 /// The answer without reading the object: an operation, subresource or object the engine
@@ -239,16 +242,21 @@ struct PassResult {
 }
 
 /// One object on its way through `/mutate`: evaluated once, judged once.
-struct Judged<'a> {
+struct Judged<'a, N> {
     req: &'a AdmissionRequest,
-    obj: &'a Value,
+    obj: &'a N,
     eval: &'a Evaluation<'a>,
     policy: &'a Policy,
     v: &'a Verdict<'a>,
 }
 
 /// Build the patch for `rules` from the one evaluation, and report it as `pass` says.
-fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Response) -> PassResult {
+fn remediation_pass<N: Node>(
+    pass: &Pass,
+    o: &Judged<'_, N>,
+    rules: &[RuleId],
+    r: &mut Response,
+) -> PassResult {
     let Judged {
         req,
         obj,
@@ -343,9 +351,9 @@ fn remediation_pass(pass: &Pass, o: &Judged<'_>, rules: &[RuleId], r: &mut Respo
     done
 }
 
-fn mutate(
+fn mutate<N: Node>(
     req: &AdmissionRequest,
-    obj: &Value,
+    obj: &N,
     eval: &Evaluation,
     policy: &Policy,
     v: &Verdict<'_>,

@@ -225,7 +225,7 @@ where
     };
     let api_version = review.api_version;
     let answer = move |request: &mut admission::AdmissionRequest, policy: &Policy| {
-        // A pod at `/validate` may have been decided by the parse (`lean::tree`).
+        // A pod may have been decided by the parse (`lean::tree`).
         let outcome = match request.decided.take() {
             Some(outcome) => *outcome,
             None => decide(endpoint, request, policy),

@@ -19,14 +19,13 @@ use super::admission::{
 };
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
-use super::resume::{Rest, Seen};
+use super::resume::Rest;
 use crate::engine::policy::Policy;
-use crate::engine::read::json_cursor::{Read, Unsure};
+use crate::engine::read::json_cursor::Read;
 use crate::engine::read::pruned::{self, Reads};
 use crate::engine::read::relevance::LeanObject;
 use crate::engine::read::subjects::pod_spec_pointer;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::Value;
 
 /// Parse a request body as the webhook does for `endpoint` under `policy`: most objects hold
@@ -69,28 +68,27 @@ pub fn parse(
         }
         FirstPass::Pruned(api_version, what, before) => {
             let text = text.or_else(|| simdutf8::basic::from_utf8(body).ok());
-            let adds_volumes = policy.remediation.add_host_path_volume;
-            let built = text.and_then(|text| match (what, endpoint, adds_volumes) {
-                (Prune::Pod, Endpoint::Validate, _) => match (before, small) {
-                    // Decided on a borrowed tree while the body is at hand (`tree`).
-                    (Some((request, rest)), true) => {
-                        match tree::validate(text, *request, rest, policy) {
-                            Ok(request) => Some(request),
-                            Err(tree::Fallback::Value(request)) => {
-                                pruned::<PodObject<false, false>>(text, Some((request, rest)))
+            let built = text.and_then(|text| match what {
+                Prune::Pod => {
+                    let reads = match endpoint {
+                        Endpoint::Validate => Reads::EVALUATE,
+                        Endpoint::Mutate => Reads::patch(policy.remediation.add_host_path_volume),
+                    };
+                    match before {
+                        // Decided on a borrowed tree while the body is at hand (`tree`).
+                        Some((request, rest)) if small => {
+                            match tree::decide(endpoint, text, (*request, rest), reads, policy) {
+                                Ok(request) => Some(request),
+                                Err(tree::Fallback::Value(request)) => {
+                                    pod_value(text, Some((request, rest)), reads)
+                                }
+                                Err(tree::Fallback::Full) => None,
                             }
-                            Err(tree::Fallback::Full) => None,
                         }
+                        before => pod_value(text, before, reads),
                     }
-                    (before, _) => pruned::<PodObject<false, false>>(text, before),
-                },
-                (Prune::Pod, Endpoint::Mutate, false) => {
-                    pruned::<PodObject<true, false>>(text, before)
                 }
-                (Prune::Pod, Endpoint::Mutate, true) => {
-                    pruned::<PodObject<true, true>>(text, before)
-                }
-                (Prune::ConfigMap, ..) => pruned::<ConfigMapObject>(text, before),
+                Prune::ConfigMap => pruned::<ConfigMapObject>(text, before),
             });
             if let Some(request) = built {
                 return Ok(AdmissionReview {
@@ -126,7 +124,7 @@ enum Prune {
 }
 
 /// Bodies up to this size are checked for UTF-8 once, before any pass; larger ones may be
-/// answered from their envelope. A pod this small at `/validate` is decided in the parse
+/// answered from their envelope. A pod this small is decided in the parse
 /// (`tree`): the handler parses it inline, not on the pool with its deadline.
 pub(super) const CHECK_UP_FRONT: usize = 64 * 1024;
 
@@ -296,6 +294,19 @@ fn pruned<T: Pruned>(
         .then_some(request)
 }
 
+/// [`pruned`] for a pod, with what `reads` names.
+fn pod_value(
+    text: &str,
+    before: Option<(Box<AdmissionRequest>, Rest)>,
+    reads: Reads,
+) -> Option<AdmissionRequest> {
+    match (reads.patch, reads.volumes) {
+        (false, _) => pruned::<PodObject<false, false>>(text, before),
+        (true, false) => pruned::<PodObject<true, false>>(text, before),
+        (true, true) => pruned::<PodObject<true, true>>(text, before),
+    }
+}
+
 /// The whole body read with serde, the object by `T`.
 fn whole_body<T: Pruned>(body: &str) -> Option<AdmissionRequest> {
     let r = serde_json::from_str::<PrunedReview<T>>(body).ok()?.request;
@@ -304,119 +315,9 @@ fn whole_body<T: Pruned>(body: &str) -> Option<AdmissionRequest> {
     Some(request)
 }
 
-/// A body as read from its object on: the request's fields before the object were read by the
-/// first pass, so only the object and what follows are read here (`from_object`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FromObject<T> {
-    request: RequestFromObject<T>,
-    // Read before `request` by the first pass: here, a duplicate.
-    #[serde(default, deserialize_with = "present")]
-    api_version: Option<IgnoredAny>,
-    #[serde(default, deserialize_with = "present")]
-    kind: Option<IgnoredAny>,
-}
-
-/// The request's object, and its fields written after it (`Some`, `null` included).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestFromObject<T> {
-    object: T,
-    #[serde(default, deserialize_with = "present")]
-    uid: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    kind: Option<Option<GroupVersionKind>>,
-    #[serde(default, deserialize_with = "present")]
-    sub_resource: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    namespace: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    operation: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    dry_run: Option<Option<bool>>,
-}
-
-/// A member that is there, whatever its value.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A field written after the object: it takes the place of the first pass's, unless the first
-/// pass read it too (a duplicate, `None`).
-fn after<T>(slot: &mut Option<T>, value: Option<Option<T>>, seen: bool) -> Option<()> {
-    match value {
-        None => Some(()),
-        Some(_) if seen => None,
-        Some(v) => {
-            *slot = v;
-            Some(())
-        }
-    }
-}
-
-/// A request whose first pass stopped at the object (`Object::Whole`) or inside it
-/// (`Object::Component`): the envelope before the object is not read again (its many small
-/// members cost as much as the object's kept ones). The object and what follows it are read
-/// with the quick cursor (`quick`), or, where it is not sure, with serde_json as one document
-/// that opens at the object; a field written both before and after it, or anything else amiss,
-/// is `None`, and the caller takes the full parse, which words the error.
-fn from_object<T: Pruned>(
-    text: &str,
-    request: AdmissionRequest,
-    rest: Rest,
-) -> Option<AdmissionRequest> {
-    let r = match T::quick(text, rest.object_at) {
-        Ok(r) => r,
-        Err(Unsure) => from_object_serde::<T>(text, rest.object_at)?,
-    };
-    let (mut request, object) = merge(request, r, rest)?;
-    request.object = Some(object.into_value());
-    Some(request)
-}
-
-/// The request's fields written after the object, in the request the first pass read, and
-/// the object: `None` for a field written both before and after it.
-fn merge<T>(
-    mut request: AdmissionRequest,
-    r: RequestFromObject<T>,
-    rest: Rest,
-) -> Option<(AdmissionRequest, T)> {
-    let seen = |field| rest.seen.has(field);
-    after(&mut request.uid, r.uid.map(Some), seen(Seen::UID))?;
-    after(&mut request.kind, r.kind, seen(Seen::KIND))?;
-    after(
-        &mut request.sub_resource,
-        r.sub_resource,
-        seen(Seen::SUB_RESOURCE),
-    )?;
-    after(&mut request.name, r.name, seen(Seen::NAME))?;
-    after(&mut request.namespace, r.namespace, seen(Seen::NAMESPACE))?;
-    after(&mut request.operation, r.operation, seen(Seen::OPERATION))?;
-    after(&mut request.dry_run, r.dry_run, seen(Seen::DRY_RUN))?;
-    Some((request, r.object))
-}
-
-/// What follows the object, read with serde_json: the rest of the body behind a fixed opening,
-/// as one document. `None` where the full parse must decide.
-fn from_object_serde<T: serde::de::DeserializeOwned>(
-    text: &str,
-    object_at: usize,
-) -> Option<RequestFromObject<T>> {
-    const OPEN: &str = r#"{"request":{"object":"#;
-    let from_object = text.get(object_at..)?;
-    let mut doc = String::with_capacity(OPEN.len() + from_object.len());
-    doc.push_str(OPEN);
-    doc.push_str(from_object);
-    let read = serde_json::from_str::<FromObject<T>>(&doc).ok()?;
-    if read.api_version.is_some() || read.kind.is_some() {
-        return None;
-    }
-    Some(read.request)
-}
+#[path = "lean_after.rs"]
+mod after;
+use after::{RequestFromObject, from_object, merge};
 
 #[path = "lean_quick.rs"]
 mod quick;

@@ -5,7 +5,7 @@
 
 use super::{ConfigMapObject, PodObject, RequestFromObject};
 use crate::engine::read::json_cursor::{Cursor, Read, Unsure};
-use crate::engine::read::pruned;
+use crate::engine::read::pruned::{self, Reads};
 use crate::engine::read::tree::Tree;
 use crate::server::envelope::quick::{gvk, once, owned};
 
@@ -19,10 +19,14 @@ pub(super) fn from_object<const PATCH: bool, const VOLUMES: bool>(
     })
 }
 
-/// Read `text` from `object_at`, where a pod's object starts, to its end: what `/validate`
-/// reads of the object, borrowed (`lean::tree`).
-pub(super) fn tree_from_object(text: &str, object_at: usize) -> Read<RequestFromObject<Tree<'_>>> {
-    read(text, object_at, pruned::quick::pod_tree)
+/// Read `text` from `object_at`, where a pod's object starts, to its end: what the engine
+/// (and with `reads`, a patch) reads of the object, borrowed (`lean::tree`).
+pub(super) fn tree_from_object(
+    text: &str,
+    object_at: usize,
+    reads: Reads,
+) -> Read<RequestFromObject<Tree<'_>>> {
+    read(text, object_at, |c| pruned::quick::pod_tree(c, reads))
 }
 
 /// Read `text` from `object_at`, where a ConfigMap's object starts, to its end.

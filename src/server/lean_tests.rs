@@ -2,6 +2,7 @@
 //! (`from_object`): it must give the request the whole-body pod pass gives, and refuse
 //! (for the full parse to word the error) whatever that one, or the full parse, refuses.
 
+use super::after::from_object_serde;
 use super::*;
 
 const MIRROR: &str = include_str!("../../tests/fixtures/admission/kube-apiserver.mirror-pod.json");

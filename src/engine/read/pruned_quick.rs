@@ -18,9 +18,9 @@ pub fn pod_object(c: &mut Cursor<'_>, reads: Reads) -> Read<Value> {
     keep(c, Keep(OBJECT, reads))
 }
 
-/// What [`pod_object`] keeps, borrowed from the text: for `/validate`, which builds no patch.
-pub fn pod_tree<'j>(c: &mut Cursor<'j>) -> Read<Tree<'j>> {
-    keep(c, Keep(OBJECT, Reads::EVALUATE))
+/// What [`pod_object`] keeps of a pod, and those `reads` names, borrowed from the text.
+pub fn pod_tree<'j>(c: &mut Cursor<'j>, reads: Reads) -> Read<Tree<'j>> {
+    keep(c, Keep(OBJECT, reads))
 }
 
 /// A kubelet-config or kubeadm-config ConfigMap with the members the engine reads.

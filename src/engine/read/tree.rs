@@ -1,5 +1,5 @@
-//! A pruned object borrowed from the request body, for what the engine reads of a pod at
-//! `/validate` (issue 14).
+//! A pruned object borrowed from the request body, for what the engine and a patch read of a
+//! pod (issue 14).
 //!
 //! The pruned `Value` of a mirror pod cost a SipHash'd `IndexMap` for each mapping, a `String`
 //! for each kept word, and dropping all of it: a quarter of the answer. A [`Tree`] is built by
@@ -33,6 +33,11 @@ pub trait Node: Sized {
     fn text(&self) -> Option<&str>;
     /// The items, if this is a list.
     fn items(&self) -> Option<&[Self]>;
+    /// The object as serde_json's `Value`, for what needs it whole: a declared config's
+    /// patch is made on a copy of it. `None` for a tree, which only pods are read as.
+    fn as_value(&self) -> Option<&Value> {
+        None
+    }
 
     /// The value at a JSON pointer (RFC 6901), as `Value::pointer` finds it: `None` for a
     /// pointer that is neither empty nor starts with `/`.
@@ -74,6 +79,9 @@ impl Node for Value {
     }
     fn at(&self, pointer: &str) -> Option<&Value> {
         At::at(self, pointer)
+    }
+    fn as_value(&self) -> Option<&Value> {
+        Some(self)
     }
 }
 

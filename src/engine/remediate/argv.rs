@@ -5,19 +5,19 @@ use super::ops::{add, replace};
 use super::volumes::{Added, mount_paths};
 use super::{Remediation, note_fixed, wanted_flags};
 use crate::engine::policy::Policy;
-use crate::engine::read::at::At;
 use crate::engine::read::component::{Insert, Invocation};
 use crate::engine::read::flags::{Flags, Origin};
 use crate::engine::read::shell;
+use crate::engine::read::tree::Node;
 use crate::engine::rules::{FLAG_GATE_FIX, GATE, GATES_FLAG, ROTATE_FLAG, RuleId};
 use json_patch::PatchOperation;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The operations that set the flags `rules` need on one container, with the mounts their
 /// paths need (and the volumes, recorded in `added`).
-pub(super) fn container(
-    obj: &Value,
+pub(super) fn container<N: Node>(
+    obj: &N,
     pointer: &str,
     invocation: &Invocation,
     rules: &[RuleId],
@@ -128,9 +128,9 @@ impl<'a> FlagEdits<'a> {
         };
     }
 
-    pub(super) fn into_ops(
+    pub(super) fn into_ops<N: Node>(
         self,
-        obj: &Value,
+        obj: &N,
         container: &str,
         insert: &Insert,
     ) -> Vec<PatchOperation> {
@@ -182,8 +182,7 @@ impl<'a> FlagEdits<'a> {
         }
         for ((list, index), mut edits) in lines {
             let pointer = item(container, list, index);
-            let Some(mut line) = obj.at(&pointer).and_then(Value::as_str).map(str::to_string)
-            else {
+            let Some(mut line) = obj.at(&pointer).and_then(Node::text).map(str::to_string) else {
                 continue;
             };
             // Apply from the end so earlier spans stay valid.

@@ -12,8 +12,8 @@ mod ops;
 mod volumes;
 
 use crate::engine::policy::Policy;
-use crate::engine::read::at::At;
 use crate::engine::read::subjects::{Settings, Subject, parse_embedded};
+use crate::engine::read::tree::Node;
 use crate::engine::rules::{CA_FLAG, CERT_FLAG, GATE, GATES_FLAG, KEY_FLAG, ROTATE_FLAG};
 use crate::engine::rules::{Finding, RuleId};
 use json_patch::PatchOperation;
@@ -52,16 +52,19 @@ pub struct Plan {
 impl Plan {
     /// Turn the plan into operations on `obj`. Embedded YAML is edited in place as text
     /// (comments kept); where that is impossible it is re-serialised.
-    pub fn finish(mut self, obj: &Value, out: &mut Remediation) {
-        for (doc, ops) in std::mem::take(&mut self.declared).finish(obj) {
-            match doc {
-                None => self.ops.extend(ops),
-                Some(p) => self.embedded.entry(p).or_default().extend(ops),
+    pub fn finish<N: Node>(mut self, obj: &N, out: &mut Remediation) {
+        // Pending only where `subject` had the `Value` (`Node::as_value`).
+        if let Some(obj) = obj.as_value() {
+            for (doc, ops) in std::mem::take(&mut self.declared).finish(obj) {
+                match doc {
+                    None => self.ops.extend(ops),
+                    Some(p) => self.embedded.entry(p).or_default().extend(ops),
+                }
             }
         }
         out.patch.extend(self.ops);
         for (pointer, ops) in self.embedded {
-            let Some(text) = obj.at(&pointer).and_then(Value::as_str) else {
+            let Some(text) = obj.at(&pointer).and_then(Node::text) else {
                 continue;
             };
             let new_text = match edit_text(text, &ops) {
@@ -86,8 +89,8 @@ impl Plan {
 }
 
 /// Add to `plan` the operations that fix `due` (the violations of `subject` that are selected).
-pub fn subject(
-    obj: &Value,
+pub fn subject<N: Node>(
+    obj: &N,
     subject: &Subject,
     due: &[&Finding],
     policy: &Policy,
@@ -123,7 +126,13 @@ pub fn subject(
             let ops = kubeadm::extra_args(k, &rules, policy, out);
             stage(plan, k.embedded.as_deref(), ops);
         }
-        Settings::Declared(d) => declared::subject(obj, d, &rules, policy, &mut plan.declared, out),
+        // Declared settings are read from a config object, which is always a `Value`
+        // (`subjects::extract_config`); a pod, which may be a tree, has none.
+        Settings::Declared(d) => {
+            if let Some(obj) = obj.as_value() {
+                declared::subject(obj, d, &rules, policy, &mut plan.declared, out)
+            }
+        }
     }
 }
 

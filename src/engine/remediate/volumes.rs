@@ -3,8 +3,8 @@
 
 use super::ops::add;
 use crate::engine::policy::Policy;
-use crate::engine::read::at::At;
 use crate::engine::read::subjects::KubeadmArgs;
+use crate::engine::read::tree::Node;
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
 
@@ -21,14 +21,10 @@ pub(super) fn covered(path: &str, mounts: &[String]) -> bool {
 
 pub(super) fn kubeadm_mounts(k: &KubeadmArgs, dir: &str) -> Vec<String> {
     let mut mounts = vec![dir.to_string()];
-    if let Some(vols) = k
-        .config
-        .at("/apiServer/extraVolumes")
-        .and_then(Value::as_array)
-    {
+    if let Some(vols) = k.config.at("/apiServer/extraVolumes").and_then(Node::items) {
         mounts.extend(
             vols.iter()
-                .filter_map(|v| v.member("mountPath")?.as_str().map(str::to_string)),
+                .filter_map(|v| v.member("mountPath")?.text().map(str::to_string)),
         );
     }
     mounts
@@ -73,8 +69,8 @@ fn free_name(existing: &[&str], added: &[(String, String)]) -> String {
 /// read-only hostPath volume of the parent directory is added and mounted. `planned` holds the
 /// directories earlier calls for the same container mounted; it grows by the ones this call
 /// mounts. `added` holds the volumes the plan adds to each pod spec.
-pub(super) fn mount_paths(
-    obj: &Value,
+pub(super) fn mount_paths<N: Node>(
+    obj: &N,
     spec: &str,
     container: &str,
     paths: &[&str],
@@ -82,14 +78,14 @@ pub(super) fn mount_paths(
     planned: &mut Vec<String>,
     added: &mut Added,
 ) -> Result<Vec<PatchOperation>, String> {
-    // Each mount's few members are compared, not hashed (`At::member`): a control plane's
+    // Each mount's few members are compared, not hashed (`Node::member`): a control plane's
     // container has a dozen mounts.
     let mut mounts: Vec<String> = obj
         .at(&format!("{container}/volumeMounts"))
-        .and_then(Value::as_array)
+        .and_then(Node::items)
         .map(|a| {
             a.iter()
-                .filter_map(|m| m.member("mountPath")?.as_str().map(str::to_string))
+                .filter_map(|m| m.member("mountPath")?.text().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default();
@@ -117,11 +113,11 @@ pub(super) fn mount_paths(
         .collect();
     dirs.sort_unstable();
     dirs.dedup();
-    let pod_volumes = obj.at(&format!("{spec}/volumes")).and_then(Value::as_array);
+    let pod_volumes = obj.at(&format!("{spec}/volumes")).and_then(Node::items);
     let existing: Vec<&str> = pod_volumes
         .into_iter()
         .flatten()
-        .filter_map(|v| v.member("name")?.as_str())
+        .filter_map(|v| v.member("name")?.text())
         .collect();
     let added = added.of(spec);
     // After an earlier `add` of the whole list (this container's or another's), the list
@@ -130,7 +126,7 @@ pub(super) fn mount_paths(
     let has_mounts = !planned.is_empty()
         || obj
             .at(&format!("{container}/volumeMounts"))
-            .is_some_and(Value::is_array);
+            .is_some_and(|m| m.items().is_some());
     let mut volumes = Vec::new();
     let mut vmounts = Vec::new();
     for dir in &dirs {
