@@ -116,28 +116,42 @@ impl AdmissionRequest {
     /// [`kind`](Self::kind), [`namespace`](Self::namespace) and [`name`](Self::name) read them
     /// of a built `object`: for an object read elsewhere (a borrowed tree, `lean::tree`).
     pub fn identify<N: Node>(&mut self, object: &N) {
+        let meta = |field: &str| object.member("metadata")?.member(field)?.text();
+        self.identify_as(Identity {
+            kind: object.member("kind").and_then(Node::text),
+            namespace: meta("namespace"),
+            name: meta("name"),
+            generate_name: meta("generateName"),
+        });
+    }
+
+    /// Fill the request's empty `kind`, `namespace` and `name` from an object's, as
+    /// [`kind`](Self::kind), [`namespace`](Self::namespace) and [`name`](Self::name) would read
+    /// them of the object built: an empty name falls back to `generateName`.
+    pub fn identify_as(&mut self, o: Identity<'_>) {
         let empty = |s: &Option<String>| s.as_deref().is_none_or(str::is_empty);
-        let meta = |field: &str| {
-            object
-                .member("metadata")
-                .and_then(|m| m.member(field))
-                .and_then(Node::text)
-                .filter(|s| !s.is_empty())
-        };
+        let given = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
         if self.kind.as_ref().is_none_or(|k| k.kind.is_empty())
-            && let Some(kind) = object.member("kind").and_then(Node::text)
+            && let Some(kind) = o.kind
         {
             self.kind.get_or_insert_with(GroupVersionKind::default).kind = kind.to_string();
         }
         if empty(&self.namespace) {
-            self.namespace = meta("namespace").map(str::to_string);
+            self.namespace = given(o.namespace);
         }
         if empty(&self.name) {
-            self.name = meta("name")
-                .or_else(|| meta("generateName"))
-                .map(str::to_string);
+            self.name = given(o.name).or_else(|| given(o.generate_name));
         }
     }
+}
+
+/// What names an object: its kind, and its metadata's namespace, name and generateName.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity<'a> {
+    pub kind: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub generate_name: Option<&'a str>,
 }
 
 #[derive(Debug, Deserialize)]

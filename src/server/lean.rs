@@ -14,8 +14,8 @@
 //! see the object built from the body exactly as received (DESIGN.md section 3).
 
 use super::admission::{
-    AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, ReviewError, V1,
-    V1BETA1, parse_review,
+    AdmissionRequest, AdmissionReview, ApiVersion, Built, GroupVersionKind, Identity, ReviewError,
+    V1, V1BETA1, parse_review,
 };
 use super::decide::Endpoint;
 use super::envelope::{self, FirstRead, Object, Request};
@@ -185,23 +185,12 @@ fn first_pass(read: Option<FirstRead<'_>>) -> FirstPass {
 /// The object's identity, where the request's own fields lack it, so that messages and logs
 /// name the object as they would with it built (`AdmissionRequest::kind`, `name`, `namespace`).
 fn identify(r: &mut AdmissionRequest, o: &LeanObject<'_>) {
-    let empty = |s: &Option<String>| s.as_deref().is_none_or(str::is_empty);
-    if r.kind.as_ref().is_none_or(|k| k.kind.is_empty())
-        && let Some(kind) = o.kind()
-    {
-        let gvk = r.kind.get_or_insert_with(GroupVersionKind::default);
-        gvk.kind = kind.to_string();
-    }
-    if empty(&r.namespace) {
-        r.namespace = o.namespace().filter(|s| !s.is_empty()).map(str::to_string);
-    }
-    if empty(&r.name) {
-        let name = [o.name(), o.generate_name()]
-            .into_iter()
-            .flatten()
-            .find(|s| !s.is_empty());
-        r.name = name.map(str::to_string);
-    }
+    r.identify_as(Identity {
+        kind: o.kind(),
+        namespace: o.namespace(),
+        name: o.name(),
+        generate_name: o.generate_name(),
+    });
 }
 
 /// A review whose object is read by `T` (a pruned reader).

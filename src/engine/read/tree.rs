@@ -7,8 +7,7 @@
 //! its keys and plain strings, and its mappings are lists. [`Node`] is what the pod readers
 //! (`subjects`, `component`) ask of either, so both give the same subjects.
 
-use crate::bytes;
-use crate::engine::read::at::{At, index};
+use crate::engine::read::at::{At, index, walk};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -42,28 +41,10 @@ pub trait Node: Sized {
     /// The value at a JSON pointer (RFC 6901), as `Value::pointer` finds it: `None` for a
     /// pointer that is neither empty nor starts with `/`.
     fn at(&self, pointer: &str) -> Option<&Self> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let mut rest = pointer.strip_prefix('/')?;
-        let mut v = self;
-        loop {
-            // A byte scan, as `At::at` does: `split` sets up a searcher per call.
-            let end = bytes::find(rest.as_bytes(), b'/');
-            let token = rest.get(..end.unwrap_or(rest.len()))?;
-            let token = match bytes::find(token.as_bytes(), b'~') {
-                None => Cow::Borrowed(token),
-                Some(_) => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
-            };
-            v = match v.items() {
-                Some(list) => list.get(index(&token)?)?,
-                None => v.member(&token)?,
-            };
-            match end {
-                Some(end) => rest = rest.get(end + 1..)?,
-                None => return Some(v),
-            }
-        }
+        walk(self, pointer, |v, token| match v.items() {
+            Some(list) => list.get(index(token)?),
+            None => v.member(token),
+        })
     }
 }
 
