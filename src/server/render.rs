@@ -117,7 +117,7 @@ pub fn render(
 
 /// `s` as a JSON string, as serde_json writes it. Most strings of an answer (a denial's
 /// message runs to hundreds of bytes) hold nothing serde_json escapes, which is a quote, a
-/// backslash or a control character: checked eight bytes at a time and copied whole, where
+/// backslash or a control character: checked several bytes at a time and copied whole, where
 /// serde_json looks up every byte.
 fn string(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
     if bytes::plain_run(s.as_bytes()) != s.len() {
