@@ -126,6 +126,12 @@ impl<'j> Out<'j> for Tree<'j> {
     }
 }
 
+/// The room a list starts with. A pod's lists are mounts, volumes and the words of a command
+/// (a control-plane component's thirty-odd flags): grown from empty, the command list was
+/// reallocated five times, some 900 instructions an answer; a list of sixteen is one small
+/// allocation all the same.
+const LIST: usize = 16;
+
 fn keep<'j, O: Out<'j>>(c: &mut Cursor<'j>, Keep(shape, reads): Keep) -> Read<O> {
     match (shape, c.peek()?) {
         (Remediation(shape) | Volumes(shape), _) => keep(c, Keep(*shape, reads)),
@@ -147,7 +153,7 @@ fn keep<'j, O: Out<'j>>(c: &mut Cursor<'j>, Keep(shape, reads): Keep) -> Read<O>
             Ok(O::from_map(out))
         }
         (Containers, b'[') => {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(LIST);
             let mut more = c.first_item()?;
             while more {
                 let start = c.index();
@@ -163,7 +169,7 @@ fn keep<'j, O: Out<'j>>(c: &mut Cursor<'j>, Keep(shape, reads): Keep) -> Read<O>
             Ok(O::list(out))
         }
         (Items(item), b'[') => {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(LIST);
             let mut more = c.first_item()?;
             while more {
                 out.push(keep(c, Keep(*item, reads))?);
@@ -193,7 +199,7 @@ fn whole<'j, O: Out<'j>>(c: &mut Cursor<'j>, depth: usize) -> Read<O> {
         }
         b'[' => {
             let depth = deeper(depth)?;
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(LIST);
             let mut more = c.first_item()?;
             while more {
                 out.push(whole(c, depth)?);
