@@ -43,16 +43,36 @@ pub fn plain_run(hay: &[u8]) -> usize {
 #[inline]
 pub fn plain_end(hay: &[u8], mut at: usize) -> usize {
     // Sixteen bytes at a time where the machine compares them at once (SSE2 is part of every
-    // x86-64), eight elsewhere and for the last few.
+    // x86-64); the last few, past the last sixteen, out of line: a string ends there only near
+    // the end of a text, and the eight-byte loop inlined into each reader held registers that
+    // every call saved and restored.
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(chunk) = hay.get(at..at.wrapping_add(16)) {
-        let Ok(chunk) = chunk.try_into() else { break };
-        let stops = wide::stops(chunk);
-        if stops != 0 {
-            return at + stops.trailing_zeros() as usize;
+    {
+        while let Some(chunk) = hay.get(at..at.wrapping_add(16)) {
+            let Ok(chunk) = chunk.try_into() else { break };
+            let stops = wide::stops(chunk);
+            if stops != 0 {
+                return at + stops.trailing_zeros() as usize;
+            }
+            at += 16;
         }
-        at += 16;
+        last_few(hay, at)
     }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    eight_at_a_time(hay, at)
+}
+
+/// [`plain_end`] over the last bytes of a text.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cold]
+#[inline(never)]
+fn last_few(hay: &[u8], at: usize) -> usize {
+    eight_at_a_time(hay, at)
+}
+
+/// [`plain_end`] eight bytes at a time, then one.
+#[inline(always)]
+fn eight_at_a_time(hay: &[u8], mut at: usize) -> usize {
     while let Some(chunk) = hay.get(at..at.wrapping_add(8)) {
         let v = u64::from_le_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
         // Below 0x20: exact in the lowest byte flagged, as `equal`.
