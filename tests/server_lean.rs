@@ -410,6 +410,11 @@ fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
             r#"{"name":"kube-apiserver","image":"registry.k8s.io/kube-apiserver:v1.34.0","args":["--etcd-servers=https://127.0.0.1:2379"],"volumeMounts":{"a":"b"}}"#,
         )
         .replace(r#""containers":"#, r#""volumes":{"name":"v"},"containers":"#),
+        // No component: kube-proxy, whose image holds `kube`, and a web server beside it.
+        pod(
+            r#"{"name":"kube-proxy-x7k2p","namespace":"kube-system"}"#,
+            r#"{"name":"kube-proxy","image":"registry.k8s.io/kube-proxy:v1.34.0","command":["/usr/local/bin/kube-proxy","--config=/var/lib/kube-proxy/config.conf"]},{"name":"web","image":"nginx:1.27"}"#,
+        ),
     ];
     let requests = [
         r#"{"uid":"u-1","operation":"CREATE","object":OBJECT}"#,
@@ -417,6 +422,9 @@ fn a_pod_decided_in_the_parse_is_answered_and_named_as_the_full_parse() {
         r#"{"uid":"u-3","kind":{"kind":"Pod"},"name":"named","namespace":"ns","object":OBJECT,"operation":"UPDATE"}"#,
         r#"{"uid":"u-4","operation":"CREATE","object":OBJECT,"subResource":"status"}"#,
         r#"{"uid":"u-5","operation":"DELETE","object":OBJECT}"#,
+        // Named `kube…` before the object: read once, by the pod pass (`names_likely_component`).
+        r#"{"uid":"u-6","kind":{"kind":"Pod"},"name":"kube-proxy-x7k2p","namespace":"kube-system","operation":"CREATE","object":OBJECT}"#,
+        r#"{"uid":"u-7","kind":{"kind":"Deployment"},"name":"kube-apiserver","operation":"UPDATE","object":OBJECT,"dryRun":false}"#,
     ];
     let (mut decided, mut renamed) = ([0, 0], 0);
     for policy in [

@@ -4,8 +4,9 @@
 //! then `request` with `uid`, `kind`, `subResource`, `name`, `namespace` and `operation` before
 //! `object` (Go's field order), and a megabyte of object then need not be scanned. It also stops
 //! there when the envelope names an object the full parse reads whole anyway (kubelet-config,
-//! kubeadm-config, a declared source), and inside a pod's spec at the first container that may
-//! run a component (`relevance`), which the pod pass reads whole anyway.
+//! kubeadm-config, a declared source) or a pod kind named `kube…` (most likely a component,
+//! which the pod pass reads from the object's start), and inside a pod's spec at the first
+//! container that may run a component (`relevance`), which the pod pass reads whole anyway.
 //!
 //! Anything unexpected (a duplicate, a wrong type, a missing field) is `None`: the caller takes
 //! the full parse, which words the error.
@@ -287,14 +288,21 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                     if object.is_some() {
                         return Err(A::Error::duplicate_field("object"));
                     }
+                    // Where the object's value starts, for a pass that picks up there.
+                    let body = self.body;
+                    let rest = |e: &Envelope| {
+                        value_at(body, &key).map(|object_at| Rest {
+                            object_at,
+                            seen: e.seen(),
+                        })
+                    };
                     let stop = if self.may_stop && e.decides() {
                         Some(Object::NotRead)
                     } else if e.names_whole() {
-                        let rest = value_at(self.body, &key).map(|object_at| Rest {
-                            object_at,
-                            seen: e.seen(),
-                        });
-                        Some(Object::Whole(rest))
+                        Some(Object::Whole(rest(&e)))
+                    } else if e.names_likely_component() {
+                        // Read once, by the pod pass, from the object's start.
+                        Some(Object::Component(rest(&e)))
                     } else {
                         None
                     };
@@ -307,10 +315,7 @@ impl<'de, 's> Visitor<'de> for RequestSeed<'s, 'de> {
                         Ok(o) => object = Some(Object::Read(o)),
                         Err(err) => {
                             if take_stopped() {
-                                let rest = value_at(self.body, &key).map(|object_at| Rest {
-                                    object_at,
-                                    seen: e.seen(),
-                                });
+                                let rest = rest(&e);
                                 *self.out = Some(e.into_request(Object::Component(rest)));
                             }
                             return Err(err);

@@ -2,6 +2,7 @@
 //! whether the object needs reading at all.
 
 use super::Request;
+use crate::engine::read::component::names_kube;
 use crate::engine::read::relevance::kind_may_be_relevant;
 use crate::engine::read::subjects::pod_spec_pointer;
 use crate::server::admission::GroupVersionKind;
@@ -61,6 +62,20 @@ impl Envelope {
                 && pod_spec_pointer(k).is_none()
                 && kind_may_be_relevant(k, text(&self.name), text(&self.namespace))
         })
+    }
+
+    /// Does the envelope name a pod, or a workload with a pod template, whose name holds
+    /// `kube` (a mirror pod `kube-apiserver-cp-1`, a hosted control plane's `kube-apiserver`)?
+    /// Such an object most likely runs a component, and is then read twice: for relevance up
+    /// to its first container that may run one, and again from its start into the tree
+    /// (`lean::tree`). Read once, into the tree, it is decided for a twelfth less (a mirror pod
+    /// 55.4k → 50.8k instructions). Any other pod is still read for relevance first, which
+    /// turns most away for less than building their tree costs (an unrelated Pod 8.8k,
+    /// against 12.0k read into the tree). Either way the answer is the same.
+    pub(super) fn names_likely_component(&self) -> bool {
+        let kind = self.kind.as_ref().and_then(|k| k.as_ref());
+        text(&self.name).is_some_and(names_kube)
+            && kind.is_some_and(|k| pod_spec_pointer(&k.kind).is_some())
     }
 
     pub(super) fn seen(&self) -> Seen {

@@ -86,21 +86,26 @@ fn read_request<'j>(c: &mut Cursor<'j>) -> Read<(Request<Object<'j>>, bool)> {
                 // written with escapes never gets here: the cursor leaves it to serde.)
                 c.peek()?;
                 let object_at = c.index();
-                if e.names_whole() {
-                    let rest = Rest {
+                let rest = |e: &Envelope| {
+                    Some(Rest {
                         object_at,
                         seen: e.seen(),
-                    };
-                    return Ok((e.into_request(Object::Whole(Some(rest))), false));
+                    })
+                };
+                if e.names_whole() {
+                    let rest = rest(&e);
+                    return Ok((e.into_request(Object::Whole(rest)), false));
+                }
+                // Read once, by the pod pass, from the object's start.
+                if e.names_likely_component() {
+                    let rest = rest(&e);
+                    return Ok((e.into_request(Object::Component(rest)), false));
                 }
                 match quick::object(c) {
                     Ok(o) => object = Some(Object::Read(o)),
                     Err(Halt::Component) => {
-                        let rest = Rest {
-                            object_at,
-                            seen: e.seen(),
-                        };
-                        return Ok((e.into_request(Object::Component(Some(rest))), false));
+                        let rest = rest(&e);
+                        return Ok((e.into_request(Object::Component(rest)), false));
                     }
                     Err(Halt::Unsure) => return Err(Unsure),
                 }
