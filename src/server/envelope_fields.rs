@@ -25,6 +25,11 @@ fn text(s: &Option<Option<String>>) -> Option<&str> {
 }
 
 impl Envelope {
+    /// `request.kind.kind`, when read.
+    fn kind(&self) -> Option<&str> {
+        self.kind.as_ref()?.as_ref().map(|k| k.kind.as_str())
+    }
+
     /// Does the envelope alone decide, whatever the object holds? `decide` answers a DELETE, a
     /// CONNECT and a subresource before looking at the object, and an object of a kind and name
     /// the engine never reads is not relevant (a superset: a Pod is always read).
@@ -39,11 +44,7 @@ impl Envelope {
         if text(&self.sub_resource).is_some() {
             return true;
         }
-        let kind = self
-            .kind
-            .as_ref()
-            .and_then(|k| k.as_ref())
-            .map(|k| k.kind.as_str());
+        let kind = self.kind();
         // Without a name (a CREATE with generateName) the log line would lack the object's.
         kind.is_some_and(|k| !k.is_empty())
             && text(&self.name).is_some()
@@ -52,11 +53,7 @@ impl Envelope {
 
     /// Does the envelope name an object that is surely read whole, not a pod?
     pub(super) fn names_whole(&self) -> bool {
-        let kind = self
-            .kind
-            .as_ref()
-            .and_then(|k| k.as_ref())
-            .map(|k| k.kind.as_str());
+        let kind = self.kind();
         kind.is_some_and(|k| {
             !k.is_empty()
                 && pod_spec_pointer(k).is_none()
@@ -73,9 +70,8 @@ impl Envelope {
     /// turns most away for less than building their tree costs (an unrelated Pod 8.8k,
     /// against 12.0k read into the tree). Either way the answer is the same.
     pub(super) fn names_likely_component(&self) -> bool {
-        let kind = self.kind.as_ref().and_then(|k| k.as_ref());
         text(&self.name).is_some_and(names_kube)
-            && kind.is_some_and(|k| pod_spec_pointer(&k.kind).is_some())
+            && self.kind().is_some_and(|k| pod_spec_pointer(k).is_some())
     }
 
     pub(super) fn seen(&self) -> Seen {
